@@ -1,0 +1,45 @@
+# reawaken — set-up and jobs. `make test` and `make reproduce` work on a fresh machine with
+# python3 (3.11+) and the package registry: each creates .venv and installs the package.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test test-slow reproduce bench lint synthetic-data clean
+
+help:
+	@echo "make reproduce   simulate both calibrated presets and analyse them (main job)"
+	@echo "make test        install and run the test suite (slow Monte Carlo tests excluded)"
+	@echo "make test-slow   run only the slow Monte Carlo tests"
+	@echo "make bench       run the benchmarks in tests/benchmarks"
+	@echo "make lint        ruff"
+	@echo "make synthetic-data  regenerate synthetic_data/ (cohorts, scenarios, manifest)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+reproduce: $(STAMP)
+	$(BIN)/reawaken reproduce
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -s -o addopts="" tests/benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+synthetic-data: $(STAMP)
+	$(BIN)/python -m reawaken.synthetic synthetic_data
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

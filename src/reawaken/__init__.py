@@ -1,0 +1,58 @@
+"""reawaken: synthetic cohorts, matched-control survival analyses and stress tests for
+findings that infection awakens dormant cancer (Chia et al., Nature 2025).
+
+The curated public API is listed in ``__all__`` (pinned by a test).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .analysis.cox import CoxFit, fit_time_varying_cox
+from .analysis.study import study_analysis, test_negative_logistic_or, time_varying_cox_hr
+from .design.episodes import split_at_exposure
+from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
+from .estimate import Estimate
+from .findings import ReportedFinding, list_findings, load_finding
+from .io import cohort_from_dates, frame_sha256, read_cohort, write_table
+from .scenario import Scenario, list_presets, load_scenario, parse_scenario_text
+from .schema import CohortCheck, validate_cohort
+from .simulate.cohort import Cohort, simulate_cohort
+from .simulate.effects import EffectProfile
+
+try:
+    __version__ = version("reawaken")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AnalysisError",
+    "Cohort",
+    "CohortCheck",
+    "CohortError",
+    "CoxFit",
+    "EffectProfile",
+    "Estimate",
+    "InputFileError",
+    "ReawakenError",
+    "ReportedFinding",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "cohort_from_dates",
+    "fit_time_varying_cox",
+    "frame_sha256",
+    "list_findings",
+    "list_presets",
+    "load_finding",
+    "load_scenario",
+    "parse_scenario_text",
+    "read_cohort",
+    "simulate_cohort",
+    "split_at_exposure",
+    "study_analysis",
+    "test_negative_logistic_or",
+    "time_varying_cox_hr",
+    "validate_cohort",
+    "write_table",
+]

@@ -1,0 +1,120 @@
+"""The simple study analyses each reported finding is calibrated against.
+
+* Flatiron (HR): time-varying Cox model of the outcome on documented exposure, adjusted for the
+  scenario's covariates (Efron ties, R survival's risk sets; competing deaths censored, i.e. a
+  cause-specific hazard ratio).
+* UK Biobank (OR): test-date-indexed comparison of test-positive with test-negative persons;
+  logistic regression (statsmodels) of outcome after the index day on test positivity, adjusted
+  for the covariates. Index = ``exposure_day`` for positives, ``test_day`` for negatives.
+
+The full matched designs (exposure-density matching, conditional Cox, conditional logistic
+regression) live in :mod:`reawaken.design` and :mod:`reawaken.analysis`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from .. import schema
+from ..design.episodes import EXPOSED, split_at_exposure
+from ..errors import AnalysisError
+from ..estimate import Estimate
+from ..scenario import Scenario
+from .cox import fit_time_varying_cox
+
+
+def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Model columns for the scenario's covariates: numeric as is, categorical as dummies
+    (``stage_2, stage_3, ...`` against the first level)."""
+    cols: dict[str, np.ndarray] = {}
+    for spec in scenario.covariates:
+        x = cohort[spec.name].to_numpy()
+        if spec.kind == "categorical":
+            for level in spec.levels[1:]:
+                cols[f"{spec.name}_{level}"] = (x == level).astype(float)
+        else:
+            cols[spec.name] = x.astype(float)
+    design = pd.DataFrame(cols, index=cohort.index)
+    keep = [c for c in design if design[c].std() > 0]  # drop constant columns (e.g. empty level)
+    return design[keep]
+
+
+def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
+    """Adjusted HR of documented exposure from a time-varying Cox fit (lifelines, Efron)."""
+    design = covariate_design(cohort, scenario)
+    frame = pd.concat(
+        [
+            cohort[list(schema.REQUIRED_COLUMNS)].reset_index(drop=True),
+            design.reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    episodes = split_at_exposure(frame, covariates=list(design.columns))
+    events = int(episodes[schema.EVENT].sum())
+    exposed_events = int(episodes.loc[episodes[EXPOSED] == 1, schema.EVENT].sum())
+    if events == 0 or episodes[EXPOSED].sum() == 0 or exposed_events == 0:
+        raise AnalysisError(
+            f"cannot fit a time-varying Cox model: {events} outcome events, "
+            f"{exposed_events} among exposed; simulate a larger cohort"
+        )
+    fit = fit_time_varying_cox(episodes, covariates=[EXPOSED, *design.columns])
+    return Estimate.from_log(
+        "HR",
+        "time-varying Cox (Efron), adjusted",
+        fit.coef(EXPOSED),
+        fit.se(EXPOSED),
+        n=len(cohort),
+        events=events,
+    )
+
+
+def test_negative_logistic_or(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
+    """Adjusted OR of the outcome after the index test, test-positive vs test-negative."""
+    if schema.TEST_DAY not in cohort:
+        raise AnalysisError(
+            "the test-negative analysis needs a 'test_day' column (day of a negative test)"
+        )
+    positive = cohort[schema.EXPOSURE_DAY].notna().to_numpy()
+    tested = positive | cohort[schema.TEST_DAY].notna().to_numpy()
+    data = cohort.loc[tested]
+    positive = positive[tested]
+    y = (data[schema.EVENT].to_numpy() == 1).astype(float)
+    if positive.all() or not positive.any():
+        raise AnalysisError("the test-negative analysis needs both positive and negative persons")
+    if y.sum() == 0:
+        raise AnalysisError("no outcome events among tested persons; simulate a larger cohort")
+    design = covariate_design(data, scenario)
+    x = sm.add_constant(
+        pd.concat(
+            [pd.Series(positive.astype(float), index=data.index, name="positive"), design], axis=1
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.Logit(y, x).fit(disp=0, maxiter=100)
+    return Estimate.from_log(
+        "OR",
+        "test-negative logistic regression (statsmodels), adjusted",
+        float(fit.params["positive"]),
+        float(fit.bse["positive"]),
+        n=len(data),
+        events=int(y.sum()),
+    )
+
+
+STUDY_ANALYSES: dict[str, Callable[[pd.DataFrame, Scenario], Estimate]] = {
+    "flatiron_lung_mets": time_varying_cox_hr,
+    "ukb_cancer_mortality": test_negative_logistic_or,
+}
+
+
+def study_analysis(scenario: Scenario) -> Callable[[pd.DataFrame, Scenario], Estimate]:
+    """The simple study analysis for a scenario: by its finding, else by whether it tests."""
+    if scenario.finding in STUDY_ANALYSES:
+        return STUDY_ANALYSES[scenario.finding]
+    return test_negative_logistic_or if scenario.testing is not None else time_varying_cox_hr

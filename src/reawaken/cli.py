@@ -1,0 +1,210 @@
+"""Command-line interface: thin subcommands over the public API.
+
+Every command has ``--help``; every command that prints results takes ``--json``. Bad input
+exits with status 2 and one line on stderr saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, schema
+from .analysis.study import study_analysis, time_varying_cox_hr
+from .errors import ReawakenError
+from .findings import list_findings, load_finding
+from .io import read_cohort, write_table
+from .scenario import list_presets, load_scenario
+from .simulate.cohort import DEFAULT_SEED, simulate_cohort
+
+PROGRESS_MIN_PERSONS = 200_000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _emit(payload: object, as_json: bool, text: str) -> None:
+    print(json.dumps(payload, indent=2, default=_json_default) if as_json else text)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _cohort_counts(data) -> dict[str, int]:
+    counts = data[schema.EVENT].value_counts()
+    return {
+        "persons": len(data),
+        "exposed": int(data[schema.EXPOSURE_DAY].notna().sum()),
+        "events_outcome": int(counts.get(1, 0)),
+        "events_competing": int(counts.get(2, 0)),
+        "censored": int(counts.get(0, 0)),
+    }
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    rows = []
+    for name in list_presets():
+        sc = load_scenario(name)
+        rows.append(
+            {"name": name, "n": sc.n, "description": sc.description, "effect": sc.effect.describe()}
+        )
+    text = "\n".join(f"{r['name']:<24} n={r['n']:<7,} {r['description']}" for r in rows)
+    _emit(rows, args.json, text)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.n is not None:
+        scenario = scenario.with_n(args.n)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise ReawakenError(f"--out {out} must end in .parquet or .csv; pick one of those")
+    cohort = simulate_cohort(
+        scenario,
+        np.random.default_rng(args.seed),
+        progress=not args.no_progress and scenario.n >= PROGRESS_MIN_PERSONS,
+    )
+    write_table(cohort.data, out)
+    payload = {
+        "scenario": scenario.name,
+        "seed": args.seed,
+        "out": str(out),
+        **_cohort_counts(cohort.data),
+    }
+    _emit(payload, args.json, f"{cohort.summary()} -> {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    covariates = args.covariates.split(",") if args.covariates else None
+    data = read_cohort(args.file, origin_date=args.origin_date, validate=False)
+    check = schema.validate_cohort(data, covariates=covariates)
+    _emit(
+        {"file": args.file, "valid": True, **check.to_dict()},
+        args.json,
+        f"{args.file}: valid cohort: {check.summary()}",
+    )
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    names = args.finding or list_findings()
+    results = []
+    lines = []
+    for name in names:
+        finding = load_finding(name)
+        scenario = load_scenario(name)
+        cohort = simulate_cohort(scenario, np.random.default_rng(args.seed))
+        hr = time_varying_cox_hr(cohort.data, scenario)
+        study = study_analysis(scenario)(cohort.data, scenario)
+        results.append(
+            {
+                "finding": name,
+                "seed": args.seed,
+                **_cohort_counts(cohort.data),
+                "time_varying_cox_hr": hr.to_dict(),
+                "study_estimate": study.to_dict(),
+                "reported": {
+                    "estimand": finding.estimand,
+                    "estimate": finding.estimate,
+                    "ci_low": finding.ci_low,
+                    "ci_high": finding.ci_high,
+                },
+            }
+        )
+        lines += [
+            f"== {finding.title}",
+            f"   {cohort.summary()}",
+            f"   time-varying Cox: {hr.summary()}",
+            f"   study analysis:   {study.summary()}",
+            f"   reported:         {finding.estimand} {finding.estimate:.2f} "
+            f"(95% CI {finding.ci_low:.2f}-{finding.ci_high:.2f})",
+        ]
+    _emit(results, args.json, "\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reawaken", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"reawaken {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("scenarios", help="list the shipped scenario presets")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("simulate", help="simulate a cohort from a preset or scenario file")
+    p.add_argument("--scenario", required=True, help="preset name (see `scenarios`) or .toml path")
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
+    )
+    p.add_argument("--n", type=int, help="cohort size (default: the scenario's n)")
+    p.add_argument(
+        "--out", required=True, help="output file, .parquet or .csv (written atomically)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("validate", help="check a cohort file (.csv/.parquet) against the contract")
+    p.add_argument("file", help="cohort file; *_date columns need --origin-date")
+    p.add_argument("--origin-date", help="study origin YYYY-MM-DD for files with ISO date columns")
+    p.add_argument("--covariates", help="comma-separated covariate columns (default: all others)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("reproduce", help="simulate the calibrated presets and analyse them")
+    p.add_argument(
+        "--finding",
+        action="append",
+        choices=list_findings(),
+        help="finding to reproduce (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reawaken`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReawakenError as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        print(f"reawaken {args.command}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"reawaken {args.command}: error: {exc.strerror or exc}: "
+            f"{exc.filename or ''}; check the path and permissions",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(f"reawaken {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The Estimate record: one effect estimate on the ratio scale with its uncertainty."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimate of a ratio measure (HR or OR), analysed on the log scale.
+
+    Attributes
+    ----------
+    estimand : str
+        What is estimated, e.g. ``"HR"`` or ``"OR"``.
+    method : str
+        How, e.g. ``"time-varying Cox (lifelines, Efron)"``.
+    estimate : float
+        The ratio ``exp(log_estimate)``.
+    se : float
+        Standard error of the **log** ratio.
+    ci_low, ci_high : float
+        95% Wald limits ``exp(log_estimate -/+ 1.96 se)``.
+    p_value : float
+        Two-sided Wald p-value for ratio = 1.
+    n : int
+        Persons (or matched rows) analysed.
+    events : int
+        Outcome events analysed.
+    """
+
+    estimand: str
+    method: str
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    events: int
+
+    @classmethod
+    def from_log(
+        cls,
+        estimand: str,
+        method: str,
+        log_estimate: float,
+        se: float,
+        n: int,
+        events: int,
+        level: float = 0.95,
+    ) -> Estimate:
+        """Build from a log-ratio and its SE with Wald limits and p-value."""
+        z = stats.norm.ppf(0.5 + level / 2)
+        return cls(
+            estimand=estimand,
+            method=method,
+            estimate=float(np.exp(log_estimate)),
+            se=float(se),
+            ci_low=float(np.exp(log_estimate - z * se)),
+            ci_high=float(np.exp(log_estimate + z * se)),
+            p_value=float(2 * stats.norm.sf(abs(log_estimate) / se)),
+            n=int(n),
+            events=int(events),
+        )
+
+    @property
+    def log_estimate(self) -> float:
+        return float(np.log(self.estimate))
+
+    @property
+    def ci_width_log(self) -> float:
+        """Width of the CI on the log scale, ``ln(high) - ln(low)``."""
+        return float(np.log(self.ci_high) - np.log(self.ci_low))
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A one-row tidy DataFrame with snake_case columns."""
+        return pd.DataFrame([self.to_dict()])
+
+    def summary(self) -> str:
+        """E.g. ``HR 1.44 (95% CI 1.01-2.05), p=0.04; 36,845 persons, 352 events [method]``."""
+        return (
+            f"{self.estimand} {self.estimate:.2f} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}), "
+            f"p={self.p_value:.3g}; {self.n:,} persons, {self.events:,} events [{self.method}]"
+        )

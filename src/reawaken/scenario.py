@@ -1,0 +1,491 @@
+"""Scenario specification: TOML → validated frozen dataclasses.
+
+A scenario says everything the simulator needs: cohort size, follow-up, covariates, the
+outcome and competing-death hazards, the infection (exposure) process, the exposure effect
+profile and, for test-negative designs, the testing process. Times in the TOML are in the units
+their key names carry (``*_years``, ``*_days``, ``*_per_year``); internally everything is days.
+
+Every unknown key, missing key or out-of-range value raises :class:`ScenarioError` naming the
+key (as a dotted path) and the allowed keys or values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ScenarioError
+from .findings import packaged_toml_names, packaged_toml_text
+from .simulate.effects import EffectProfile
+from .simulate.exposure import CalendarIntensity
+from .simulate.hazards import (
+    DAYS_PER_YEAR,
+    BaselineHazard,
+    Exponential,
+    Gompertz,
+    PiecewiseConstant,
+    Weibull,
+)
+
+PRESET_PACKAGE = "reawaken.findings.presets"
+COVARIATE_KINDS = ("normal", "binary", "categorical")
+BASELINE_FAMILIES = ("exponential", "weibull", "gompertz", "piecewise")
+TIME_RESOLUTIONS = ("day", "exact")
+
+
+@dataclass(frozen=True)
+class CovariateSpec:
+    """One baseline covariate. ``normal`` effects act on ``x - center``; others on the code."""
+
+    name: str
+    kind: str
+    mean: float = 0.0
+    sd: float = 1.0
+    lower: float = -np.inf
+    upper: float = np.inf
+    center: float = 0.0
+    p: float = 0.5
+    levels: tuple[int, ...] = ()
+    probs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class HazardModel:
+    """A proportional-hazards model: baseline hazard (days since entry) × ``exp(x'beta)``.
+
+    ``log_hr`` maps a covariate to its log hazard ratio (per unit, or one value per level for a
+    categorical covariate, the first level being the reference and usually 0).
+    """
+
+    baseline: BaselineHazard
+    log_hr: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Calendar frame: origin date (day 0), entry spread, study end day, censoring, resolution."""
+
+    origin_date: str = "2020-03-01"
+    end_day: float = 1583.0
+    accrual_days: float = 0.0
+    loss_rate_per_year: float = 0.0
+    time_resolution: str = "day"
+
+
+@dataclass(frozen=True)
+class InfectionSpec:
+    """First infection: calendar intensity × ``exp(x'gamma)``; documented with a probability."""
+
+    intensity: CalendarIntensity
+    log_hr: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
+    documented_probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class TestingSpec:
+    """First SARS-CoV-2 test (calendar intensity × ``exp(x'delta)``); optional cohort selection.
+
+    With ``select_tested`` the cohort keeps only persons with a documented infection (a positive
+    test) or a negative test during follow-up, as in a test-negative comparison.
+    """
+
+    intensity: CalendarIntensity
+    log_hr: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
+    select_tested: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated simulation scenario (see module docstring)."""
+
+    name: str
+    n: int
+    followup: FollowUp
+    covariates: tuple[CovariateSpec, ...]
+    outcome: HazardModel
+    effect: EffectProfile
+    infection: InfectionSpec
+    death: HazardModel
+    death_after_infection: EffectProfile = field(default_factory=EffectProfile)
+    testing: TestingSpec | None = None
+    description: str = ""
+    outcome_label: str = "outcome"
+    competing_label: str = "competing death"
+    finding: str | None = None
+
+    @property
+    def covariate_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.covariates)
+
+    def with_n(self, n: int) -> Scenario:
+        """The same scenario with another cohort size."""
+        if int(n) < 1:
+            raise ScenarioError(f"n must be a positive integer, got {n}; pass e.g. --n 1000")
+        return replace(self, n=int(n))
+
+    def with_effect(self, effect: EffectProfile) -> Scenario:
+        """The same scenario with another exposure effect profile."""
+        return replace(self, effect=effect)
+
+
+# ----------------------------------------------------------------------------------- parsing
+
+
+class _Section:
+    """A TOML table being parsed: tracks used keys so unknown ones can be reported."""
+
+    def __init__(self, data: Any, path: str, allowed: tuple[str, ...]):
+        if not isinstance(data, Mapping):
+            raise ScenarioError(f"scenario key '{path}' must be a table, e.g. [{path}]")
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ScenarioError(
+                f"unknown scenario key '{_join(path, unknown[0])}'; "
+                f"allowed keys in '{path or 'top level'}': {', '.join(allowed)}"
+            )
+        self.data = data
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return _join(self.path, name)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def raw(self, name: str, default: Any = ..., *, required: bool = False) -> Any:
+        if name not in self.data:
+            if required or default is ...:
+                raise ScenarioError(f"missing scenario key '{self.key(name)}'")
+            return default
+        return self.data[name]
+
+    def number(
+        self,
+        name: str,
+        default: Any = ...,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        integer: bool = False,
+    ) -> float:
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ScenarioError(f"scenario key '{self.key(name)}' must be a number, got {value!r}")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ScenarioError(f"scenario key '{self.key(name)}' must be finite, got {value}")
+        if integer and value != int(value):
+            raise ScenarioError(f"scenario key '{self.key(name)}' must be a whole number")
+        if lo is not None and (value < lo or (lo_open and value == lo)):
+            op = ">" if lo_open else ">="
+            raise ScenarioError(
+                f"scenario key '{self.key(name)}' must be {op} {lo:g}, got {value:g}"
+            )
+        if hi is not None and value > hi:
+            raise ScenarioError(f"scenario key '{self.key(name)}' must be <= {hi:g}, got {value:g}")
+        return value
+
+    def numbers(
+        self, name: str, default: Any = ..., *, lo: float | None = None
+    ) -> tuple[float, ...]:
+        value = self.raw(name, default)
+        if (
+            not isinstance(value, list | tuple)
+            or not value
+            or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
+        ):
+            raise ScenarioError(
+                f"scenario key '{self.key(name)}' must be a non-empty list of numbers, "
+                f"got {value!r}"
+            )
+        out = tuple(float(v) for v in value)
+        if lo is not None and any(v < lo for v in out):
+            raise ScenarioError(f"scenario key '{self.key(name)}' values must be >= {lo:g}")
+        return out
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: Any = ...) -> str:
+        value = self.raw(name, default)
+        if value not in allowed:
+            raise ScenarioError(
+                f"scenario key '{self.key(name)}' = {value!r} is not allowed; "
+                f"allowed values: {', '.join(allowed)}"
+            )
+        return value
+
+    def text(self, name: str, default: Any = ...) -> str:
+        value = self.raw(name, default)
+        if not isinstance(value, str):
+            raise ScenarioError(f"scenario key '{self.key(name)}' must be a string, got {value!r}")
+        return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _parse_baseline(data: Any, path: str) -> BaselineHazard:
+    allowed = {
+        "exponential": ("family", "rate_per_year"),
+        "weibull": ("family", "shape", "scale_years"),
+        "gompertz": ("family", "rate_per_year", "shape_per_year"),
+        "piecewise": ("family", "breaks_years", "rate_per_year"),
+    }
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"scenario key '{path}' must be a table with a 'family' key")
+    family = _Section({"family": data.get("family")}, path, ("family",)).choice(
+        "family", BASELINE_FAMILIES
+    )
+    sec = _Section(data, path, allowed[family])
+    if family == "exponential":
+        return Exponential(sec.number("rate_per_year", lo=0, lo_open=True) / DAYS_PER_YEAR)
+    if family == "weibull":
+        return Weibull(
+            sec.number("shape", lo=0, lo_open=True),
+            sec.number("scale_years", lo=0, lo_open=True) * DAYS_PER_YEAR,
+        )
+    if family == "gompertz":
+        return Gompertz(
+            sec.number("rate_per_year", lo=0, lo_open=True) / DAYS_PER_YEAR,
+            sec.number("shape_per_year") / DAYS_PER_YEAR,
+        )
+    breaks = sec.numbers("breaks_years", lo=0)
+    rates = sec.numbers("rate_per_year", lo=0)
+    if breaks[0] != 0 or any(b <= a for a, b in itertools.pairwise(breaks)):
+        raise ScenarioError(f"scenario key '{path}.breaks_years' must start at 0 and increase")
+    if len(rates) != len(breaks):
+        raise ScenarioError(
+            f"scenario key '{path}.rate_per_year' needs one rate per break ({len(breaks)})"
+        )
+    return PiecewiseConstant(
+        tuple(b * DAYS_PER_YEAR for b in breaks), tuple(r / DAYS_PER_YEAR for r in rates)
+    )
+
+
+def _parse_covariate(data: Any, path: str) -> CovariateSpec:
+    allowed = {
+        "normal": ("name", "kind", "mean", "sd", "lower", "upper", "center"),
+        "binary": ("name", "kind", "p"),
+        "categorical": ("name", "kind", "levels", "probs"),
+    }
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"scenario key '{path}' must be a table ([[covariates]])")
+    kind = _Section({"kind": data.get("kind")}, path, ("kind",)).choice("kind", COVARIATE_KINDS)
+    sec = _Section(data, path, allowed[kind])
+    name = sec.text("name")
+    if not name.isidentifier() or name.startswith("true_"):
+        raise ScenarioError(
+            f"scenario key '{path}.name' = {name!r} must be a plain identifier not starting "
+            "with 'true_'"
+        )
+    if kind == "normal":
+        mean = sec.number("mean")
+        return CovariateSpec(
+            name,
+            kind,
+            mean=mean,
+            sd=sec.number("sd", lo=0, lo_open=True),
+            lower=sec.number("lower", -np.inf) if sec.has("lower") else -np.inf,
+            upper=sec.number("upper", np.inf) if sec.has("upper") else np.inf,
+            center=sec.number("center", mean),
+        )
+    if kind == "binary":
+        return CovariateSpec(name, kind, p=sec.number("p", lo=0, hi=1))
+    levels = sec.numbers("levels")
+    probs = sec.numbers("probs", lo=0)
+    if any(v != int(v) for v in levels) or len(set(levels)) != len(levels):
+        raise ScenarioError(f"scenario key '{path}.levels' must be distinct integer codes")
+    if len(probs) != len(levels) or abs(sum(probs) - 1.0) > 1e-9:
+        raise ScenarioError(
+            f"scenario key '{path}.probs' needs one probability per level, summing to 1"
+        )
+    return CovariateSpec(name, kind, levels=tuple(int(v) for v in levels), probs=probs)
+
+
+def _parse_log_hr(
+    data: Any, path: str, covariates: tuple[CovariateSpec, ...]
+) -> dict[str, float | tuple[float, ...]]:
+    by_name = {c.name: c for c in covariates}
+    sec = _Section(data, path, tuple(by_name))
+    out: dict[str, float | tuple[float, ...]] = {}
+    for name, spec in by_name.items():
+        if not sec.has(name):
+            continue
+        if spec.kind == "categorical":
+            values = sec.numbers(name)
+            if len(values) != len(spec.levels):
+                raise ScenarioError(
+                    f"scenario key '{sec.key(name)}' needs one log HR per level {list(spec.levels)}"
+                )
+            out[name] = values
+        else:
+            out[name] = sec.number(name)
+    return out
+
+
+def _parse_hazard_model(
+    data: Any, path: str, covariates: tuple[CovariateSpec, ...], extra: tuple[str, ...] = ()
+) -> tuple[HazardModel, _Section]:
+    sec = _Section(data, path, ("baseline", "log_hr", *extra))
+    model = HazardModel(
+        _parse_baseline(sec.raw("baseline"), sec.key("baseline")),
+        _parse_log_hr(sec.raw("log_hr", {}), sec.key("log_hr"), covariates),
+    )
+    return model, sec
+
+
+def _parse_profile(data: Any, path: str) -> EffectProfile:
+    sec = _Section(data, path, ("window_start_days", "hazard_ratio"))
+    starts = sec.numbers("window_start_days", [0.0], lo=0)
+    hrs = sec.numbers("hazard_ratio", lo=0)
+    if starts[0] != 0 or any(b <= a for a, b in itertools.pairwise(starts)):
+        raise ScenarioError(f"scenario key '{path}.window_start_days' must start at 0 and increase")
+    if len(hrs) != len(starts):
+        raise ScenarioError(
+            f"scenario key '{path}.hazard_ratio' needs one value per window ({len(starts)})"
+        )
+    return EffectProfile(starts, hrs)
+
+
+def _parse_intensity(sec: _Section) -> CalendarIntensity:
+    return CalendarIntensity(sec.numbers("monthly_rate_per_year", lo=0))
+
+
+def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
+    """Validate a parsed TOML mapping and build a :class:`Scenario`."""
+    top = _Section(
+        data,
+        "",
+        (
+            "name",
+            "description",
+            "finding",
+            "n",
+            "outcome_label",
+            "competing_label",
+            "followup",
+            "covariates",
+            "outcome",
+            "effect",
+            "infection",
+            "death",
+            "testing",
+        ),
+    )
+    fu = _Section(
+        top.raw("followup"),
+        "followup",
+        ("origin_date", "end_day", "accrual_days", "loss_rate_per_year", "time_resolution"),
+    )
+    origin = fu.text("origin_date", "2020-03-01")
+    try:
+        np.datetime64(origin, "D")
+    except ValueError as exc:
+        raise ScenarioError(
+            f"scenario key 'followup.origin_date' = {origin!r} is not an ISO date (YYYY-MM-DD)"
+        ) from exc
+    followup = FollowUp(
+        origin_date=origin,
+        end_day=fu.number("end_day", lo=0, lo_open=True, integer=True),
+        accrual_days=fu.number("accrual_days", 0.0, lo=0, integer=True),
+        loss_rate_per_year=fu.number("loss_rate_per_year", 0.0, lo=0),
+        time_resolution=fu.choice("time_resolution", TIME_RESOLUTIONS, "day"),
+    )
+    if followup.accrual_days >= followup.end_day:
+        raise ScenarioError("scenario key 'followup.accrual_days' must be below 'followup.end_day'")
+    raw_covs = top.raw("covariates", [])
+    if not isinstance(raw_covs, list):
+        raise ScenarioError("scenario key 'covariates' must be an array of tables ([[covariates]])")
+    covariates = tuple(_parse_covariate(c, f"covariates[{i}]") for i, c in enumerate(raw_covs))
+    names = [c.name for c in covariates]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"scenario key 'covariates' has duplicate names: {names}")
+    outcome, _ = _parse_hazard_model(top.raw("outcome"), "outcome", covariates)
+    death, death_sec = _parse_hazard_model(
+        top.raw("death"), "death", covariates, extra=("after_infection",)
+    )
+    death_after = (
+        _parse_profile(death_sec.raw("after_infection"), "death.after_infection")
+        if death_sec.has("after_infection")
+        else EffectProfile()
+    )
+    inf = _Section(
+        top.raw("infection"),
+        "infection",
+        ("monthly_rate_per_year", "log_hr", "documented_probability"),
+    )
+    infection = InfectionSpec(
+        _parse_intensity(inf),
+        _parse_log_hr(inf.raw("log_hr", {}), "infection.log_hr", covariates),
+        inf.number("documented_probability", 1.0, lo=0, hi=1),
+    )
+    testing = None
+    if top.has("testing"):
+        ts = _Section(
+            top.raw("testing"), "testing", ("monthly_rate_per_year", "log_hr", "select_tested")
+        )
+        select = ts.raw("select_tested", True)
+        if not isinstance(select, bool):
+            raise ScenarioError("scenario key 'testing.select_tested' must be true or false")
+        testing = TestingSpec(
+            _parse_intensity(ts),
+            _parse_log_hr(ts.raw("log_hr", {}), "testing.log_hr", covariates),
+            select,
+        )
+    finding = top.raw("finding", None)
+    if finding is not None and not isinstance(finding, str):
+        raise ScenarioError("scenario key 'finding' must be a string naming a reported finding")
+    return Scenario(
+        name=top.text("name"),
+        n=int(top.number("n", lo=1, integer=True)),
+        followup=followup,
+        covariates=covariates,
+        outcome=outcome,
+        effect=_parse_profile(top.raw("effect"), "effect"),
+        infection=infection,
+        death=death,
+        death_after_infection=death_after,
+        testing=testing,
+        description=top.text("description", ""),
+        outcome_label=top.text("outcome_label", "outcome"),
+        competing_label=top.text("competing_label", "competing death"),
+        finding=finding,
+    )
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped scenario presets."""
+    return packaged_toml_names(PRESET_PACKAGE)
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of a shipped preset (with its documenting comments)."""
+    return packaged_toml_text(
+        PRESET_PACKAGE, name, "scenario preset", " (or pass a path to a .toml file)"
+    )
+
+
+def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
+    """Parse and validate scenario TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {source} is not valid TOML: {exc}") from exc
+    return scenario_from_dict(data)
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a preset by name or a scenario TOML file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {text} not found; check the path")
+        return parse_scenario_text(path.read_text(encoding="utf-8"), text)
+    return parse_scenario_text(preset_text(text), f"preset {text}")

@@ -1,0 +1,1 @@
+"""Cohort simulator: hazards, exposure process, effect profiles, cohort assembly."""

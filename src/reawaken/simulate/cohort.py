@@ -1,0 +1,202 @@
+"""Simulate a cohort from a scenario: covariates, infection, outcome, competing death, censoring.
+
+Generative model for person ``i`` entering at calendar day ``e_i`` (Bender et al. 2005;
+Austin 2012; Beyersmann et al. 2009 for competing risks as cause-specific hazards):
+
+* first infection ``T_inf``: calendar intensity ``lambda(t) * exp(x'gamma)`` from ``e_i``;
+* outcome hazard ``h0(t - e_i) * exp(x'beta) * HR(t - T_inf)``, ``HR`` the effect profile;
+* competing death hazard ``d0(t - e_i) * exp(x'alpha) * HR_death(t - T_inf)``;
+* loss to follow-up at a constant rate; administrative end at ``followup.end_day``.
+
+Outcome and death times are drawn by exact inversion of their piecewise cumulative hazards;
+the observed time is the first of the four, the event code 1 (outcome), 2 (competing death) or 0.
+Infections before the end of follow-up are documented with ``documented_probability``; only
+documented ones appear in ``exposure_day``, the truth stays in ``true_infection_day``.
+
+Each component draws from its own child stream of the generator, so changing one part of a
+scenario (say the effect size) leaves the others' draws unchanged (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .. import schema
+from ..scenario import Scenario
+from .covariates import draw_covariates, linear_predictor
+from .exposure import document
+from .hazards import DAYS_PER_YEAR, invert_piecewise_cumulative_hazard
+
+CHUNK_PERSONS = 250_000
+DEFAULT_SEED = 20250730  # publication date of Chia et al. (Nature, 30 July 2025)
+_STREAMS = (
+    "covariates",
+    "entry",
+    "infection",
+    "documentation",
+    "outcome",
+    "death",
+    "loss",
+    "testing",
+)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A simulated cohort: the Cohort table plus the scenario and origin date it came from."""
+
+    data: pd.DataFrame
+    scenario: Scenario
+
+    @property
+    def origin_date(self) -> str:
+        return self.scenario.followup.origin_date
+
+    def summary(self) -> str:
+        """One line: persons, documented exposed, events by type."""
+        d = self.data
+        counts = d[schema.EVENT].value_counts()
+        return (
+            f"{self.scenario.name}: {len(d):,} persons, "
+            f"{int(d[schema.EXPOSURE_DAY].notna().sum()):,} exposed (documented), "
+            f"{int(counts.get(1, 0)):,} {self.scenario.outcome_label}, "
+            f"{int(counts.get(2, 0)):,} {self.scenario.competing_label}, "
+            f"{int(counts.get(0, 0)):,} censored"
+        )
+
+
+def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.DataFrame:
+    streams = dict(zip(_STREAMS, rng.spawn(len(_STREAMS)), strict=True))
+    fu = scenario.followup
+    x = draw_covariates(scenario.covariates, m, streams["covariates"])
+    specs = scenario.covariates
+    if fu.accrual_days > 0:
+        entry = np.floor(streams["entry"].random(m) * fu.accrual_days)
+    else:
+        entry = np.zeros(m)
+
+    inf = scenario.infection
+    t_inf = inf.intensity.first_event_after(
+        entry, np.exp(linear_predictor(x, specs, inf.log_hr)), streams["infection"]
+    )
+    offset = t_inf - entry  # days from entry to infection (inf if never)
+
+    breaks, mult = scenario.effect.breakpoints(offset)
+    t_out = entry + invert_piecewise_cumulative_hazard(
+        scenario.outcome.baseline,
+        streams["outcome"].standard_exponential(m),
+        np.exp(linear_predictor(x, specs, scenario.outcome.log_hr)),
+        breaks,
+        mult,
+    )
+    d_breaks, d_mult = scenario.death_after_infection.breakpoints(offset)
+    t_death = entry + invert_piecewise_cumulative_hazard(
+        scenario.death.baseline,
+        streams["death"].standard_exponential(m),
+        np.exp(linear_predictor(x, specs, scenario.death.log_hr)),
+        d_breaks,
+        d_mult,
+    )
+    loss_draw = streams["loss"].standard_exponential(m)
+    if fu.loss_rate_per_year > 0:
+        t_loss = entry + loss_draw / (fu.loss_rate_per_year / DAYS_PER_YEAR)
+    else:
+        t_loss = np.full(m, np.inf)
+
+    t_end = np.minimum.reduce([t_out, t_death, t_loss, np.full(m, float(fu.end_day))])
+    event = np.where(t_out == t_end, 1, np.where(t_death == t_end, 2, 0)).astype(np.int64)
+
+    infected = t_inf < t_end
+    documented = document(infected, inf.documented_probability, streams["documentation"])
+
+    test_day = None
+    if scenario.testing is not None:
+        ts = scenario.testing
+        t_test = ts.intensity.first_event_after(
+            entry, np.exp(linear_predictor(x, specs, ts.log_hr)), streams["testing"]
+        )
+        negative = (t_test < t_end) & (~documented | (t_test < t_inf))
+        test_day = np.where(negative, t_test, np.nan)
+
+    exposure_day = np.where(documented, t_inf, np.nan)
+    event_day = t_end
+    if fu.time_resolution == "day":
+        exposure_day = np.floor(exposure_day)
+        event_day = np.ceil(t_end)
+        if test_day is not None:
+            test_day = np.floor(test_day)
+
+    out = x
+    out.insert(0, schema.ID, 0)
+    out[schema.ENTRY_DAY] = entry
+    out[schema.EXPOSURE_DAY] = exposure_day
+    if test_day is not None:
+        out[schema.TEST_DAY] = test_day
+    out[schema.EVENT_DAY] = event_day
+    out[schema.EVENT] = event
+    out["true_infection_day"] = np.where(infected, t_inf, np.nan)
+    if scenario.testing is not None and scenario.testing.select_tested:
+        out = out[documented | ~np.isnan(test_day)]
+    return out
+
+
+def simulate_cohort(
+    scenario: Scenario,
+    rng: np.random.Generator,
+    *,
+    n: int | None = None,
+    progress: bool = False,
+) -> Cohort:
+    """Simulate ``n`` persons (default ``scenario.n``) of a scenario.
+
+    Persons are simulated in chunks of ``CHUNK_PERSONS``, each from its own child generator
+    spawned from ``rng``, fully vectorized within a chunk; the result depends only on the
+    generator's state, the scenario and ``n`` (same seed, same bytes). When the scenario
+    selects tested persons, chunks of the source population are drawn until ``n`` are selected.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    rng : numpy.random.Generator
+        Source of all randomness.
+    n : int, optional
+        Cohort size; defaults to ``scenario.n``.
+    progress : bool
+        Show a progress bar (persons done).
+
+    Returns
+    -------
+    Cohort
+        ``data`` follows the Cohort contract of :mod:`reawaken.schema`, ids ``1..n``.
+    """
+    target = scenario.n if n is None else int(n)
+    if target < 1:
+        raise ValueError(f"n must be >= 1, got {target}")
+    selects = scenario.testing is not None and scenario.testing.select_tested
+    parts: list[pd.DataFrame] = []
+    have = 0
+    keep_rate = 1.0
+    with tqdm(total=target, disable=not progress, unit="persons", desc=scenario.name) as bar:
+        while have < target:
+            need = target - have
+            size = need if not selects else int(np.ceil(1.2 * need / keep_rate)) + 100
+            size = min(size, CHUNK_PERSONS)
+            chunk = _simulate_chunk(scenario, size, rng.spawn(1)[0])
+            if selects:
+                if len(chunk) == 0 and keep_rate < 1e-4:
+                    raise ValueError(
+                        "the testing process selects almost nobody; raise testing rates"
+                    )
+                keep_rate = max(len(chunk) / size, 1e-5)
+            chunk = chunk.iloc[:need]
+            parts.append(chunk)
+            have += len(chunk)
+            bar.update(len(chunk))
+    data = pd.concat(parts, ignore_index=True)
+    data[schema.ID] = np.arange(1, len(data) + 1, dtype=np.int64)
+    return Cohort(data, scenario)

@@ -1,0 +1,45 @@
+"""The curated public API is pinned: changing it must be a deliberate edit of this list."""
+
+import reawaken
+
+PUBLIC_API = [
+    "AnalysisError",
+    "Cohort",
+    "CohortCheck",
+    "CohortError",
+    "CoxFit",
+    "EffectProfile",
+    "Estimate",
+    "InputFileError",
+    "ReawakenError",
+    "ReportedFinding",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "cohort_from_dates",
+    "fit_time_varying_cox",
+    "frame_sha256",
+    "list_findings",
+    "list_presets",
+    "load_finding",
+    "load_scenario",
+    "parse_scenario_text",
+    "read_cohort",
+    "simulate_cohort",
+    "split_at_exposure",
+    "study_analysis",
+    "test_negative_logistic_or",
+    "time_varying_cox_hr",
+    "validate_cohort",
+    "write_table",
+]
+
+
+def test_public_api_is_pinned():
+    assert sorted(reawaken.__all__) == sorted(PUBLIC_API)
+    for name in PUBLIC_API:
+        assert hasattr(reawaken, name), name
+
+
+def test_version_is_installed_version():
+    assert reawaken.__version__ != "0+unknown"
