@@ -28,7 +28,7 @@ PUBLIC_API = [
     "simulate_cohort",
     "split_at_exposure",
     "study_analysis",
-    "test_negative_logistic_or",
+    "logistic_or_test_negative",
     "time_varying_cox_hr",
     "validate_cohort",
     "write_table",

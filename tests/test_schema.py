@@ -297,6 +297,13 @@ def test_non_numeric_covariate(cohort: pd.DataFrame, dtype: str) -> None:
     assert "encode it as 0/1 or integer codes" in msg
 
 
+def test_missing_covariate_values(cohort: pd.DataFrame) -> None:
+    cohort.loc[[1, 3], "age"] = np.nan
+    msg = only_problem(cohort)
+    assert "missing values in covariate 'age': 2 rows (e.g. ids 2, 4)" in msg
+    assert "impute them" in msg
+
+
 def test_bool_covariate_is_fine(cohort: pd.DataFrame) -> None:
     cohort["female"] = cohort["age"] > 60
     assert "female" in validate_cohort(cohort).covariates

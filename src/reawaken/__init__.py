@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .analysis.cox import CoxFit, fit_time_varying_cox
-from .analysis.study import study_analysis, test_negative_logistic_or, time_varying_cox_hr
+from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .design.episodes import split_at_exposure
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
 from .estimate import Estimate
@@ -46,12 +46,12 @@ __all__ = [
     "list_presets",
     "load_finding",
     "load_scenario",
+    "logistic_or_test_negative",
     "parse_scenario_text",
     "read_cohort",
     "simulate_cohort",
     "split_at_exposure",
     "study_analysis",
-    "test_negative_logistic_or",
     "time_varying_cox_hr",
     "validate_cohort",
     "write_table",

@@ -116,3 +116,54 @@ def calibrate(
         f *= float(np.clip((se / target_se) ** 2, 0.5, 2.0)) ** damping
         kappa *= float(np.clip(np.log(target_estimate) / log_est, 0.5, 2.0)) ** damping
     return CalibrationResult(sc, f, kappa, log_est, se, pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class CalibrationCheck:
+    """Replicates of the study analysis at the scenario's size, against a reported finding.
+
+    ``mean_log_estimate`` and ``mean_se`` average over replicates; their Monte Carlo SEs are
+    ``sd / sqrt(reps)`` (Morris, White & Crowther 2019).
+    """
+
+    reps: int
+    mean_log_estimate: float
+    mcse_log_estimate: float
+    mean_se: float
+    mcse_se: float
+    empirical_se: float
+    mean_events: float
+
+    @property
+    def geometric_mean_estimate(self) -> float:
+        return float(np.exp(self.mean_log_estimate))
+
+    def summary(self) -> str:
+        return (
+            f"{self.reps} replicates: geometric-mean estimate {self.geometric_mean_estimate:.3f} "
+            f"(MCSE of log {self.mcse_log_estimate:.4f}), mean SE {self.mean_se:.4f} "
+            f"(MCSE {self.mcse_se:.4f}), empirical SE {self.empirical_se:.4f}, "
+            f"{self.mean_events:.1f} events"
+        )
+
+
+def check_calibration(
+    scenario: Scenario, analysis: Analysis, *, reps: int, seed: int
+) -> CalibrationCheck:
+    """Run ``reps`` seeded replicates (seeds from ``SeedSequence(seed).spawn``) serially."""
+    results = [
+        analysis(simulate_cohort(scenario, np.random.default_rng(s)).data, scenario)
+        for s in np.random.SeedSequence(seed).spawn(reps)
+    ]
+    log_est = np.array([r.log_estimate for r in results])
+    se = np.array([r.se for r in results])
+    root = np.sqrt(reps)
+    return CalibrationCheck(
+        reps=reps,
+        mean_log_estimate=float(log_est.mean()),
+        mcse_log_estimate=float(log_est.std(ddof=1) / root),
+        mean_se=float(se.mean()),
+        mcse_se=float(se.std(ddof=1) / root),
+        empirical_se=float(log_est.std(ddof=1)),
+        mean_events=float(np.mean([r.events for r in results])),
+    )

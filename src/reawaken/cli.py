@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, schema
 from .analysis.study import study_analysis, time_varying_cox_hr
-from .errors import ReawakenError
+from .calibration import check_calibration
+from .errors import CohortError, ReawakenError
 from .findings import list_findings, load_finding
 from .io import read_cohort, write_table
 from .scenario import list_presets, load_scenario
@@ -93,7 +96,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     covariates = args.covariates.split(",") if args.covariates else None
     data = read_cohort(args.file, origin_date=args.origin_date, validate=False)
-    check = schema.validate_cohort(data, covariates=covariates)
+    try:
+        check = schema.validate_cohort(data, covariates=covariates)
+    except CohortError as exc:
+        count = len(exc.problems)
+        raise CohortError(
+            [
+                f"{args.file} is not a valid cohort ({count} problem{'s' * (count > 1)}):",
+                *exc.problems,
+            ]
+        ) from None
     _emit(
         {"file": args.file, "valid": True, **check.to_dict()},
         args.json,
@@ -103,6 +115,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.reps < 0:
+        raise ReawakenError(f"--reps must be >= 0, got {args.reps}; use 0 to skip replicates")
     names = args.finding or list_findings()
     results = []
     lines = []
@@ -112,29 +126,44 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         cohort = simulate_cohort(scenario, np.random.default_rng(args.seed))
         hr = time_varying_cox_hr(cohort.data, scenario)
         study = study_analysis(scenario)(cohort.data, scenario)
-        results.append(
-            {
-                "finding": name,
-                "seed": args.seed,
-                **_cohort_counts(cohort.data),
-                "time_varying_cox_hr": hr.to_dict(),
-                "study_estimate": study.to_dict(),
-                "reported": {
-                    "estimand": finding.estimand,
-                    "estimate": finding.estimate,
-                    "ci_low": finding.ci_low,
-                    "ci_high": finding.ci_high,
-                },
-            }
-        )
+        result = {
+            "finding": name,
+            "seed": args.seed,
+            **_cohort_counts(cohort.data),
+            "time_varying_cox_hr": hr.to_dict(),
+            "study_estimate": study.to_dict(),
+            "reported": {
+                "estimand": finding.estimand,
+                "estimate": finding.estimate,
+                "ci_low": finding.ci_low,
+                "ci_high": finding.ci_high,
+                "se_log": finding.implied_se,
+            },
+        }
         lines += [
             f"== {finding.title}",
-            f"   {cohort.summary()}",
+            f"   one cohort (seed {args.seed}): {cohort.summary()}",
             f"   time-varying Cox: {hr.summary()}",
-            f"   study analysis:   {study.summary()}",
-            f"   reported:         {finding.estimand} {finding.estimate:.2f} "
-            f"(95% CI {finding.ci_low:.2f}-{finding.ci_high:.2f})",
         ]
+        if study.method != hr.method:
+            lines.append(f"   study analysis:   {study.summary()}")
+        if args.reps:
+            check = check_calibration(
+                scenario, study_analysis(scenario), reps=args.reps, seed=args.seed
+            )
+            result["replicates"] = asdict(check)
+            lines.append(
+                f"   over {check.reps} replicates: {finding.estimand} "
+                f"{check.geometric_mean_estimate:.3f} (geometric mean, MCSE of log "
+                f"{check.mcse_log_estimate:.3f}), mean SE of log {check.mean_se:.3f}, "
+                f"{check.mean_events:.0f} events"
+            )
+        lines.append(
+            f"   reported:         {finding.estimand} {finding.estimate:.2f} "
+            f"(95% CI {finding.ci_low:.2f}-{finding.ci_high:.2f}), SE of log "
+            f"{finding.implied_se:.3f}"
+        )
+        results.append(result)
     _emit(results, args.json, "\n".join(lines))
     return 0
 
@@ -178,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
     )
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=40,
+        help="seeded replicates per finding for the average (default %(default)s; 0 skips)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_reproduce)
     return parser
@@ -204,6 +239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reawaken {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("REAWAKEN_DEBUG"):
+            raise
+        print(
+            f"reawaken {args.command}: internal error: {type(exc).__name__}: {exc}; "
+            "rerun with REAWAKEN_DEBUG=1 for the traceback and please report it",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

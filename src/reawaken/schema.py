@@ -466,7 +466,7 @@ def _check_covariates(
     labels: tuple[str, np.ndarray],
     problems: list[str],
 ) -> None:
-    """Every covariate must exist and be numeric or boolean."""
+    """Every covariate must exist, be numeric or boolean, and have no missing values."""
     for name in names:
         if name not in df.columns:
             problems.append(
@@ -477,6 +477,17 @@ def _check_covariates(
             continue
         s = df[name]
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            missing = s.isna().to_numpy()
+            if missing.any():
+                problems.append(
+                    _rows_problem(
+                        missing,
+                        labels,
+                        f"missing values in covariate {name!r}",
+                        "impute them, drop those rows, or leave the covariate out with "
+                        "covariates=[...]",
+                    )
+                )
             continue
         bad = s.notna().to_numpy()
         problems.append(

@@ -44,8 +44,34 @@ def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     return design[keep]
 
 
+def index_at_first_test(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Tested persons only, with follow-up starting at their first test.
+
+    The index day is the negative ``test_day`` or, if earlier or the only test, the positive
+    test (``exposure_day``): a test-negative design followed in time, where a negative person
+    who later tests positive switches to exposed on that day.
+    """
+    if schema.TEST_DAY not in cohort:
+        raise AnalysisError(
+            "indexing at the first test needs a 'test_day' column (day of a negative test)"
+        )
+    first = np.fmin(cohort[schema.TEST_DAY].to_numpy(), cohort[schema.EXPOSURE_DAY].to_numpy())
+    tested = ~np.isnan(first)
+    out = cohort.loc[tested].copy()
+    out[schema.ENTRY_DAY] = first[tested]
+    return out
+
+
 def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
-    """Adjusted HR of documented exposure from a time-varying Cox fit (lifelines, Efron)."""
+    """Adjusted HR of documented exposure from a time-varying Cox fit (Efron ties).
+
+    For scenarios that select tested persons, follow-up starts at the first test
+    (:func:`index_at_first_test`); otherwise at ``entry_day``.
+    """
+    method = "time-varying Cox (Efron), adjusted"
+    if scenario.testing is not None and scenario.testing.select_tested:
+        cohort = index_at_first_test(cohort)
+        method += ", follow-up from first test"
     design = covariate_design(cohort, scenario)
     frame = pd.concat(
         [
@@ -65,7 +91,7 @@ def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
     fit = fit_time_varying_cox(episodes, covariates=[EXPOSED, *design.columns])
     return Estimate.from_log(
         "HR",
-        "time-varying Cox (Efron), adjusted",
+        method,
         fit.coef(EXPOSED),
         fit.se(EXPOSED),
         n=len(cohort),
@@ -73,7 +99,7 @@ def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
     )
 
 
-def test_negative_logistic_or(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
+def logistic_or_test_negative(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
     """Adjusted OR of the outcome after the index test, test-positive vs test-negative."""
     if schema.TEST_DAY not in cohort:
         raise AnalysisError(
@@ -109,7 +135,7 @@ def test_negative_logistic_or(cohort: pd.DataFrame, scenario: Scenario) -> Estim
 
 STUDY_ANALYSES: dict[str, Callable[[pd.DataFrame, Scenario], Estimate]] = {
     "flatiron_lung_mets": time_varying_cox_hr,
-    "ukb_cancer_mortality": test_negative_logistic_or,
+    "ukb_cancer_mortality": logistic_or_test_negative,
 }
 
 
@@ -117,4 +143,4 @@ def study_analysis(scenario: Scenario) -> Callable[[pd.DataFrame, Scenario], Est
     """The simple study analysis for a scenario: by its finding, else by whether it tests."""
     if scenario.finding in STUDY_ANALYSES:
         return STUDY_ANALYSES[scenario.finding]
-    return test_negative_logistic_or if scenario.testing is not None else time_varying_cox_hr
+    return logistic_or_test_negative if scenario.testing is not None else time_varying_cox_hr

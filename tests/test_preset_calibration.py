@@ -1,0 +1,42 @@
+"""The calibrated presets reproduce the reported estimate and CI width on average.
+
+Tolerances: the mean log estimate lies within 4 Monte Carlo SEs (plus 2% of the target, the
+calibration's own precision) of the reported log estimate; the mean SE of the log estimate
+lies within 5% of the SE implied by the reported CI. The full checks (200 replicates) are
+slow; the default suite runs a reduced version with the tolerance widened by its larger MCSE.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from reawaken.analysis.study import study_analysis
+from reawaken.calibration import check_calibration
+from reawaken.findings import load_finding
+from reawaken.scenario import load_scenario
+
+
+def _check(name: str, reps: int, seed: int) -> None:
+    finding = load_finding(name)
+    scenario = load_scenario(name)
+    check = check_calibration(scenario, study_analysis(scenario), reps=reps, seed=seed)
+    target = math.log(finding.estimate)
+    tolerance = 4 * check.mcse_log_estimate + 0.02 * target
+    assert abs(check.mean_log_estimate - target) < tolerance, check.summary()
+    se_tolerance = 0.05 * finding.implied_se + 4 * check.mcse_se
+    assert abs(check.mean_se - finding.implied_se) < se_tolerance, check.summary()
+
+
+def test_ukb_preset_reproduces_reported_or():
+    _check("ukb_cancer_mortality", reps=200, seed=101)
+
+
+def test_flatiron_preset_reproduces_reported_hr_reduced():
+    _check("flatiron_lung_mets", reps=12, seed=102)
+
+
+@pytest.mark.slow
+def test_flatiron_preset_reproduces_reported_hr():
+    _check("flatiron_lung_mets", reps=200, seed=103)
