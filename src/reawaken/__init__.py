@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .analysis.cox import CoxFit, fit_time_varying_cox
+from .analysis.cox import (
+    fit_cox,
+    fit_matched_cox,
+    fit_naive_ever_exposed,
+    fit_time_varying_cox,
+    hr_by_window,
+)
+from .analysis.results import ModelResult
 from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .design.episodes import split_at_exposure
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
@@ -30,18 +37,22 @@ __all__ = [
     "Cohort",
     "CohortCheck",
     "CohortError",
-    "CoxFit",
     "EffectProfile",
     "Estimate",
     "InputFileError",
+    "ModelResult",
     "ReawakenError",
     "ReportedFinding",
     "Scenario",
     "ScenarioError",
     "__version__",
     "cohort_from_dates",
+    "fit_cox",
+    "fit_matched_cox",
+    "fit_naive_ever_exposed",
     "fit_time_varying_cox",
     "frame_sha256",
+    "hr_by_window",
     "list_findings",
     "list_presets",
     "load_finding",

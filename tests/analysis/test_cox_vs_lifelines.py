@@ -1,4 +1,4 @@
-"""``fit_time_varying_cox`` (statsmodels PHReg plus an entry shift) against references.
+"""``fit_time_varying_cox`` (reawaken engine, R risk-set rule) against references.
 
 References: lifelines ``CoxTimeVaryingFitter`` (Efron ties, R survival's risk sets: a row
 ``(start, stop]`` is at risk at ``t`` when ``start < t <= stop``) and, for both Efron and
@@ -132,7 +132,7 @@ def test_efron_matches_lifelines_on_simulated_cohort(flatiron_episodes):
     _assert_rel(coef["coef"], ctv.params_[COVS], 1e-6, "coef")
     _assert_rel(coef["se"], ctv.standard_errors_[COVS], 1e-4, "se")
     assert fit.events == int(ep["event"].sum())
-    assert fit.n_rows == len(ep)
+    assert fit.n == len(ep)
 
 
 def test_efron_matches_reference_on_simulated_cohort(flatiron_episodes):

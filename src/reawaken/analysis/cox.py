@@ -1,57 +1,178 @@
-"""Cox models on counting-process (start, stop] data.
+"""The Cox model family: one entry point, :func:`fit_cox`, for time-fixed, (start, stop],
+stratified, weighted and cluster-robust fits, and the study-design wrappers built on it.
 
-``fit_time_varying_cox`` wraps statsmodels ``PHReg`` for speed (about 15x faster than lifelines'
-``CoxTimeVaryingFitter`` on a Flatiron-size cohort). statsmodels counts a row whose ``entry``
-equals an event time as at risk at that time, while R survival and lifelines do not (a row
-entering at ``t`` is not at risk for events at ``t``). We therefore move every entry forward by
-half the smallest gap between distinct time values: this changes no ordering except entry/event
-ties, which it resolves the R way. Tests check the result against lifelines to 1e-6.
+Estimation uses :mod:`reawaken.engine` (vectorized Newton–Raphson, R survival's risk-set rule:
+a row entering at ``t`` is not at risk at ``t``), validated against lifelines and statsmodels in
+the tests. Robust variance: Lin & Wei (JASA 1989) sandwich ``V I_c V`` with score residuals
+summed within clusters (persons who recur across matched sets or episodes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.duration.hazard_regression import PHReg
 
+from ..engine.coxph import ConvergenceError, fit_coxph, score_residuals
 from ..errors import AnalysisError
+from .inputs import (
+    check_durations,
+    check_events,
+    check_start_stop,
+    numeric_column,
+    require_columns,
+    require_frame,
+)
+from .results import ModelResult, coefficient_table
+
+WHERE = "fit_cox"
 
 
-@dataclass(frozen=True)
-class CoxFit:
-    """Coefficients of a Cox fit as a tidy table (``term, coef, se, hr, ci_low, ci_high,
-    p_value``) plus the numbers of rows and events."""
-
-    table: pd.DataFrame
-    n_rows: int
-    events: int
-    method: str
-
-    def coef(self, term: str) -> float:
-        return float(self.table.set_index("term").loc[term, "coef"])
-
-    def se(self, term: str) -> float:
-        return float(self.table.set_index("term").loc[term, "se"])
-
-    def summary(self) -> str:
-        t = self.table
-        lines = [f"{self.method}: {self.n_rows:,} rows, {self.events:,} events"]
-        for row in t.itertuples():
-            lines.append(
-                f"  {row.term:<16} HR {row.hr:8.3f} ({row.ci_low:.3f}-{row.ci_high:.3f}) "
-                f"p={row.p_value:.3g}"
+def _event_indicator(data: pd.DataFrame, event: str, cause: int | None) -> np.ndarray:
+    codes = numeric_column(data, event, WHERE)
+    if cause is None:
+        extra = sorted(set(np.unique(codes)) - {0.0, 1.0})
+        if extra:
+            raise AnalysisError(
+                f"{WHERE}: column {event!r} holds codes {sorted(set(np.unique(codes)))}; pass "
+                "cause=1 (or another code) to model that cause, others being censored"
             )
-        return "\n".join(lines)
+    return check_events(data, event, WHERE, cause=cause)
 
 
-def _entry_tie_shift(start: np.ndarray, stop: np.ndarray) -> float:
-    values = np.unique(np.concatenate([start, stop]))
-    gaps = np.diff(values)
-    return 0.5 * float(gaps.min()) if gaps.size else 0.5
+def _covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    if len(covariates) == 0:
+        raise AnalysisError(f"{WHERE}: give at least one covariate")
+    x = np.column_stack([numeric_column(data, c, WHERE) for c in covariates])
+    constant = [c for c, col in zip(covariates, x.T, strict=True) if np.ptp(col) == 0]
+    if constant:
+        raise AnalysisError(
+            f"{WHERE}: covariate(s) {', '.join(map(repr, constant))} take a single value (e.g. "
+            "one arm is empty); a Cox model cannot estimate their effect"
+        )
+    return x
+
+
+def fit_cox(
+    data: pd.DataFrame,
+    *,
+    duration: str | None = None,
+    start: str | None = None,
+    stop: str | None = None,
+    event: str,
+    covariates: Sequence[str],
+    strata: str | None = None,
+    cluster: str | None = None,
+    robust: bool = False,
+    ties: str = "efron",
+    weights: str | None = None,
+    cause: int | None = None,
+) -> ModelResult:
+    """Fit a Cox proportional-hazards model.
+
+    ``h(t | x) = h0_s(t) exp(x'beta)`` with a baseline per stratum ``s`` (Cox 1972); ties by
+    Efron or Breslow; robust (sandwich) SEs clustered on ``cluster`` (Lin & Wei 1989).
+
+    Parameters
+    ----------
+    data : DataFrame
+    duration : str, optional
+        Follow-up time column for time-fixed data (give this, or ``stop``).
+    start, stop : str, optional
+        Counting-process interval ``(start, stop]`` columns; ``start`` optional.
+    event : str
+        Event column: 0 censored, 1 event — or several causes (1, 2, ...) with ``cause``.
+    covariates : sequence of str
+        Numeric model columns.
+    strata : str, optional
+        Stratification column (e.g. matched set id): conditional Cox model.
+    cluster : str, optional
+        Cluster column for robust SEs (e.g. person id); implies ``robust``.
+    robust : bool
+        Robust SEs; without ``cluster`` each row is its own cluster.
+    ties : {"efron", "breslow"}
+    weights : str, optional
+        Case-weight column (> 0), e.g. inverse-probability weights.
+    cause : int, optional
+        Event code of interest when ``event`` holds several causes (others censored).
+
+    Returns
+    -------
+    ModelResult
+        ``table`` with ``term, coef, se, [robust_se,] hr, ci_low, ci_high, p_value``.
+    """
+    require_frame(data, WHERE)
+    if (duration is None) == (stop is None):
+        raise AnalysisError(f"{WHERE}: give either duration= (time-fixed) or stop= (with start=)")
+    if duration is not None and start is not None:
+        raise AnalysisError(f"{WHERE}: start= goes with stop=, not with duration=")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    require_columns(
+        data, [duration, start, stop, event, strata, cluster, weights, *covariates], WHERE
+    )
+    if ties not in ("efron", "breslow"):
+        raise AnalysisError(f"{WHERE}: ties must be 'efron' or 'breslow', got {ties!r}")
+    if duration is not None:
+        t0, t1 = None, check_durations(data, duration, WHERE)
+    elif start is not None:
+        t0, t1 = check_start_stop(data, start, stop, WHERE)
+    else:
+        t0, t1 = None, check_durations(data, stop, WHERE)
+    d = _event_indicator(data, event, cause)
+    x = _covariate_matrix(data, covariates)
+    w = None
+    if weights is not None:
+        w = numeric_column(data, weights, WHERE)
+        if np.any(w <= 0):
+            raise AnalysisError(f"{WHERE}: weights in {weights!r} must be > 0")
+    s = None
+    if strata is not None:
+        if data[strata].isna().any():
+            raise AnalysisError(f"{WHERE}: strata column {strata!r} has missing values")
+        s = pd.factorize(data[strata], sort=True)[0]
+    try:
+        fit = fit_coxph(t0, t1, d, x, weights=w, strata=s, ties=ties)
+    except ConvergenceError as exc:
+        raise AnalysisError(f"{WHERE}: the model did not converge: {exc}") from exc
+    se = np.sqrt(np.diag(fit.variance))
+    robust_se = None
+    variance = fit.variance
+    if cluster is not None or robust:
+        resid = score_residuals(t0, t1, d, x, fit.coef, weights=w, strata=s, ties=ties)
+        if w is not None:
+            resid = resid * w[:, None]
+        if cluster is not None:
+            if data[cluster].isna().any():
+                raise AnalysisError(f"{WHERE}: cluster column {cluster!r} has missing values")
+            codes = pd.factorize(data[cluster])[0]
+            summed = np.zeros((codes.max() + 1, resid.shape[1]))
+            np.add.at(summed, codes, resid)
+        else:
+            summed = resid
+        variance = fit.variance @ (summed.T @ summed) @ fit.variance
+        robust_se = np.sqrt(np.diag(variance))
+    table = coefficient_table(covariates, fit.coef, se, robust_se=robust_se)
+    label = "Cox" + (" stratified" if strata else "") + (" (start, stop]" if start else "")
+    label += f", {ties}" + (", robust SE" if robust_se is not None else "")
+    return ModelResult(
+        table=table,
+        method=label,
+        n=len(data),
+        events=int(d.sum()),
+        loglik=fit.loglik,
+        variance=variance,
+        extra={
+            "loglik_null": fit.loglik_null,
+            "iterations": fit.iterations,
+            "model_variance": fit.variance,
+            "arrays": {"start": t0, "stop": t1, "event": d, "x": x, "weights": w, "strata": s},
+            "ties": ties,
+            "covariates": covariates,
+        },
+    )
 
 
 def fit_time_varying_cox(
@@ -62,47 +183,118 @@ def fit_time_varying_cox(
     stop: str = "stop",
     event: str = "event",
     ties: str = "efron",
-) -> CoxFit:
-    """Cox partial-likelihood fit on (start, stop] episodes (R survival's risk-set convention).
+    cluster: str | None = None,
+) -> ModelResult:
+    """Cox model on (start, stop] episodes (e.g. from :func:`split_at_exposure`).
 
-    Parameters
-    ----------
-    episodes : DataFrame
-        One row per person-episode; ``event`` is 1 when the episode ends in the outcome.
-    covariates : sequence of str
-        Model columns (numeric).
-    start, stop, event : str
-        Column names.
-    ties : {"efron", "breslow"}
-        Tie handling (Efron 1977 or Breslow 1974).
+    A thin wrapper of :func:`fit_cox`; with ``cluster="id"`` the SEs are robust to the
+    within-person correlation of a person's episodes (they equal the model SEs asymptotically
+    when each person contributes one event at most, as here).
     """
-    if ties not in ("efron", "breslow"):
-        raise AnalysisError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    t0 = episodes[start].to_numpy(dtype=float)
-    t1 = episodes[stop].to_numpy(dtype=float)
-    d = episodes[event].to_numpy(dtype=float)
-    if np.any(t1 <= t0):
-        raise AnalysisError(
-            f"{int(np.sum(t1 <= t0))} episodes have start >= stop; drop or fix them"
-        )
-    if d.sum() == 0:
-        raise AnalysisError("no events in the data; a Cox model needs at least one event")
-    x = episodes[list(covariates)].to_numpy(dtype=float)
-    shift = _entry_tie_shift(t0, t1)
-    model = PHReg(t1, x, status=d, entry=t0 + shift, ties=ties)
-    result = model.fit(disp=False)
-    coef = np.asarray(result.params)
-    se = np.asarray(result.bse)
-    z = stats.norm.ppf(0.975)
-    table = pd.DataFrame(
-        {
-            "term": list(covariates),
-            "coef": coef,
-            "se": se,
-            "hr": np.exp(coef),
-            "ci_low": np.exp(coef - z * se),
-            "ci_high": np.exp(coef + z * se),
-            "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
-        }
+    return fit_cox(
+        episodes,
+        start=start,
+        stop=stop,
+        event=event,
+        covariates=covariates,
+        ties=ties,
+        cluster=cluster,
     )
-    return CoxFit(table, len(episodes), int(d.sum()), f"time-varying Cox ({ties}, statsmodels)")
+
+
+def fit_matched_cox(
+    matched: pd.DataFrame,
+    *,
+    covariates: Sequence[str] = (),
+    exposure: str = "exposed",
+    cause: int = 1,
+    ties: str = "efron",
+    set_column: str = "set_id",
+    id_column: str = "id",
+    time: str = "time",
+    event: str = "event",
+) -> ModelResult:
+    """Conditional (set-stratified) Cox model on matched sets with person-clustered robust SEs.
+
+    Each matched set has its own baseline hazard; persons serving in several sets make rows
+    dependent, hence the Lin–Wei sandwich clustered on person. Follow-up starts at the set's
+    index day (``time`` = days since index). Competing events are censored (cause-specific).
+    """
+    return fit_cox(
+        matched,
+        duration=time,
+        event=event,
+        covariates=[exposure, *covariates],
+        strata=set_column,
+        cluster=id_column,
+        ties=ties,
+        cause=cause,
+    )
+
+
+def fit_naive_ever_exposed(
+    cohort: pd.DataFrame,
+    *,
+    covariates: Sequence[str] = (),
+    cause: int = 1,
+    ties: str = "efron",
+) -> ModelResult:
+    """The naive "ever exposed" Cox model — it commits **immortal time bias** (Suissa 2008).
+
+    Exposure is classified from the start of follow-up by whether an exposure is *ever*
+    recorded, so the exposed group's person-time before exposure (during which they had to
+    survive event-free to become exposed) is credited to exposure. Kept, clearly labelled, for
+    teaching and stress tests; use the time-varying or matched designs for estimates.
+    """
+    from .. import schema
+
+    require_frame(cohort, "fit_naive_ever_exposed")
+    require_columns(cohort, [*schema.REQUIRED_COLUMNS, *covariates], "fit_naive_ever_exposed")
+    frame = cohort[[*schema.REQUIRED_COLUMNS, *covariates]].copy()
+    frame["ever_exposed"] = frame[schema.EXPOSURE_DAY].notna().astype(float)
+    frame["_time"] = frame[schema.EVENT_DAY] - frame[schema.ENTRY_DAY]
+    result = fit_cox(
+        frame,
+        duration="_time",
+        event=schema.EVENT,
+        covariates=["ever_exposed", *covariates],
+        ties=ties,
+        cause=cause,
+    )
+    return _relabel(result, "naive ever-exposed Cox (IMMORTAL TIME BIAS; teaching only)")
+
+
+def hr_by_window(
+    cohort: pd.DataFrame,
+    *,
+    window_start_days: Sequence[float] = (0.0, 90.0, 365.0),
+    covariates: Sequence[str] = (),
+    cause: int = 1,
+    ties: str = "efron",
+) -> ModelResult:
+    """Hazard ratio by window of time since exposure, from one time-varying Cox model.
+
+    Follow-up is split at the exposure day and at ``exposure + window_start_days[j]``; window
+    ``j`` gets its own indicator ``window_<a>_<b>`` (days), unexposed time is the reference.
+    """
+    from ..design.episodes import split_at_windows
+
+    episodes, terms = split_at_windows(
+        cohort, window_start_days=window_start_days, covariates=covariates, event_code=cause
+    )
+    result = fit_cox(
+        episodes,
+        start="start",
+        stop="stop",
+        event="event",
+        covariates=[*terms, *covariates],
+        ties=ties,
+        cluster="id",
+    )
+    return _relabel(result, "time-varying Cox, HR by window since exposure, robust SE")
+
+
+def _relabel(result: ModelResult, method: str) -> ModelResult:
+    from dataclasses import replace
+
+    return replace(result, method=method)

@@ -9,12 +9,14 @@ lifelines use the same risk-set rule: a row entering at ``t`` is not at risk at 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..errors import AnalysisError
 
 START, STOP, EXPOSED = "start", "stop", "exposed"
 
@@ -66,3 +68,47 @@ def split_at_exposure(
     for name in covariates:
         episodes[name] = cohort[name].to_numpy()[rows]
     return episodes.drop(columns=["_row", "_order"]).reset_index(drop=True)
+
+
+def split_at_windows(
+    cohort: pd.DataFrame,
+    *,
+    window_start_days: Sequence[float],
+    covariates: Sequence[str] = (),
+    event_code: int = 1,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Episodes split at the exposure day and at each window start after it.
+
+    Returns the episodes (``id, start, stop, event, window_<a>_<b> indicators, covariates``)
+    and the indicator names. Windows are ``[exposure + a, exposure + b)`` in days; the last one
+    is open (``window_<a>_plus``). Unexposed person-time has all indicators 0.
+    """
+    starts = np.asarray(window_start_days, dtype=float)
+    if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
+        raise AnalysisError("window_start_days must start at 0 and increase, e.g. [0, 90, 365]")
+    base = split_at_exposure(cohort, covariates=covariates, event_code=event_code)
+    expo_by_id = pd.Series(
+        cohort[schema.EXPOSURE_DAY].to_numpy(dtype=float), index=cohort[schema.ID].to_numpy()
+    )
+    names = [f"window_{a:g}_{b:g}" for a, b in itertools.pairwise(starts)] + [
+        f"window_{starts[-1]:g}_plus"
+    ]
+    exposed = base[base[EXPOSED] == 1]
+    unexposed = base[base[EXPOSED] == 0].copy()
+    pieces = [unexposed.assign(**{n: 0 for n in names})]
+    expo = expo_by_id.loc[exposed[schema.ID]].to_numpy()
+    bounds = np.append(starts, np.inf)
+    for j, name in enumerate(names):
+        lo = np.maximum(exposed[START].to_numpy(), expo + bounds[j])
+        hi = np.minimum(exposed[STOP].to_numpy(), expo + bounds[j + 1])
+        keep = hi > lo
+        part = exposed.loc[keep].copy()
+        part[START] = lo[keep]
+        part[STOP] = hi[keep]
+        part[schema.EVENT] = np.where(
+            hi[keep] == exposed[STOP].to_numpy()[keep], exposed[schema.EVENT].to_numpy()[keep], 0
+        )
+        pieces.append(part.assign(**{n: int(n == name) for n in names}))
+    episodes = pd.concat(pieces, ignore_index=True)
+    episodes = episodes.sort_values([schema.ID, START], kind="stable").reset_index(drop=True)
+    return episodes, names

@@ -1,0 +1,1 @@
+"""Reporting: figures (KM/CIF with at-risk tables, Love plots, ...) and tables."""
