@@ -207,6 +207,42 @@ def fit_coxph(
     )
 
 
+def _time_terms(data: _Data, coef: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-event-time hazard increments and (Efron) means at ``coef`` (R's ``coxscore``)."""
+    idx = data.index
+    eta = data.x @ np.asarray(coef, dtype=float)
+    r_all = np.exp(eta - (eta.max() if eta.size else 0.0))
+    r = data.w * r_all
+    rx = r[:, None] * data.x
+    s0, s1 = risk_set_sums(idx, r), risk_set_sums(idx, rx)
+    e0, e1 = _tied_sums(data, r), _tied_sums(data, rx)
+    wk = _tied_sums(data, data.w)
+    dk = idx.ties.astype(float)
+    k_count, p = s1.shape
+    out = {
+        "haz": np.zeros(k_count),
+        "xhaz": np.zeros((k_count, p)),
+        "e_haz": np.zeros(k_count),
+        "e_xhaz": np.zeros((k_count, p)),
+        "zbar": np.zeros((k_count, p)),
+        "risk": r_all,
+    }
+    n_terms = int(dk.max()) if (data.efron and k_count) else 1
+    meanwt = wk / dk if data.efron else wk
+    for j in range(n_terms):
+        active = dk > j
+        frac = np.where(active, j / dk, 0.0) if data.efron else np.zeros(k_count)
+        den = np.where(active, s0 - frac * e0, 1.0)
+        a = np.where(active, meanwt / den, 0.0)
+        z = (s1 - frac[:, None] * e1) / den[:, None]
+        out["haz"] += a
+        out["xhaz"] += a[:, None] * z
+        out["e_haz"] += a * (1.0 - frac)
+        out["e_xhaz"] += (a * (1.0 - frac))[:, None] * z
+        out["zbar"] += np.where(active, 1.0 / (dk if data.efron else 1.0), 0.0)[:, None] * z
+    return out
+
+
 def score_residuals(
     start: np.ndarray | None,
     stop: np.ndarray,
@@ -225,49 +261,17 @@ def score_residuals(
     event time. Summing ``w_i r_i`` over rows gives the score (zero at the MLE).
     """
     data = _prepare(start, stop, event, x, weights, strata, ties)
-    idx = data.index
-    xx, w = data.x, data.w
-    n, p = xx.shape
-    eta = xx @ np.asarray(coef, dtype=float)
-    shift = eta.max() if eta.size else 0.0
-    r_all = np.exp(eta - shift)
-    r = w * r_all
-    rx = r[:, None] * xx
-    s0 = risk_set_sums(idx, r)
-    s1 = risk_set_sums(idx, rx)
-    e0 = _tied_sums(data, r)
-    e1 = _tied_sums(data, rx)
-    wk = _tied_sums(data, w)
-    dk = idx.ties.astype(float)
-    k_count = dk.size
-    haz = np.zeros(k_count)
-    xhaz = np.zeros((k_count, p))
-    e_haz = np.zeros(k_count)
-    e_xhaz = np.zeros((k_count, p))
-    zbar = np.zeros((k_count, p))
-    n_terms = int(dk.max()) if (data.efron and k_count) else 1
-    meanwt = wk / dk if data.efron else wk
-    for j in range(n_terms):
-        active = dk > j
-        frac = np.where(active, j / dk, 0.0) if data.efron else np.zeros(k_count)
-        den = s0 - frac * e0
-        a = np.where(active, meanwt / np.where(active, den, 1.0), 0.0)
-        z = (s1 - frac[:, None] * e1) / np.where(active, den, 1.0)[:, None]
-        haz += a
-        xhaz += a[:, None] * z
-        e_haz += a * (1.0 - frac)
-        e_xhaz += (a * (1.0 - frac))[:, None] * z
-        zbar += np.where(active, 1.0 / (dk if data.efron else 1.0), 0.0)[:, None] * z
-    lam = cumulative_at_rows(idx, haz, "stop") - cumulative_at_rows(idx, haz, "start")
-    xlam = cumulative_at_rows(idx, xhaz, "stop") - cumulative_at_rows(idx, xhaz, "start")
-    ev = idx.event_rows
-    k_of = idx.event_group
+    idx, xx = data.index, data.x
+    t = _time_terms(data, coef)
+    lam = cumulative_at_rows(idx, t["haz"], "stop") - cumulative_at_rows(idx, t["haz"], "start")
+    xlam = cumulative_at_rows(idx, t["xhaz"], "stop") - cumulative_at_rows(idx, t["xhaz"], "start")
+    ev, k_of = idx.event_rows, idx.event_group
     # A row's own tied event time uses the Efron-adjusted increments.
-    lam[ev] += e_haz[k_of] - haz[k_of]
-    xlam[ev] += e_xhaz[k_of] - xhaz[k_of]
-    resid = -r_all[:, None] * (xx * lam[:, None] - xlam)
-    resid[ev] += xx[ev] - zbar[k_of]
-    return resid.reshape(n, p)
+    lam[ev] += t["e_haz"][k_of] - t["haz"][k_of]
+    xlam[ev] += t["e_xhaz"][k_of] - t["xhaz"][k_of]
+    resid = -t["risk"][:, None] * (xx * lam[:, None] - xlam)
+    resid[ev] += xx[ev] - t["zbar"][k_of]
+    return resid
 
 
 def schoenfeld_residuals(
@@ -288,20 +292,6 @@ def schoenfeld_residuals(
     Returns ``(event_rows, residuals)`` with residuals of shape (events, p).
     """
     data = _prepare(start, stop, event, x, weights, strata, ties)
-    idx = data.index
-    eta = data.x @ np.asarray(coef, dtype=float)
-    r = data.w * np.exp(eta - (eta.max() if eta.size else 0.0))
-    rx = r[:, None] * data.x
-    s0, s1 = risk_set_sums(idx, r), risk_set_sums(idx, rx)
-    e0, e1 = _tied_sums(data, r), _tied_sums(data, rx)
-    dk = idx.ties.astype(float)
-    zbar = np.zeros_like(s1)
-    n_terms = int(dk.max()) if (data.efron and dk.size) else 1
-    for j in range(n_terms):
-        active = dk > j
-        frac = np.where(active, j / dk, 0.0) if data.efron else np.zeros_like(dk)
-        den = np.where(active, s0 - frac * e0, 1.0)
-        share = np.where(active, 1.0 / dk if data.efron else 1.0, 0.0)
-        zbar += share[:, None] * (s1 - frac[:, None] * e1) / den[:, None]
-    rows = idx.event_rows
-    return rows, data.x[rows] - zbar[idx.event_group]
+    zbar = _time_terms(data, coef)["zbar"]
+    rows = data.index.event_rows
+    return rows, data.x[rows] - zbar[data.index.event_group]
