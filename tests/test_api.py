@@ -3,6 +3,16 @@
 import reawaken
 
 PUBLIC_API = [
+    "cumulative_incidence",
+    "fit_cause_specific_cox",
+    "gray_test",
+    "ph_test",
+    "fit_fine_gray",
+    "kaplan_meier",
+    "logrank",
+    "matched_odds_ratio",
+    "match_exposure_density",
+    "match_propensity",
     "AnalysisError",
     "Cohort",
     "CohortCheck",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .analysis.competing import cumulative_incidence, fit_cause_specific_cox, gray_test
 from .analysis.cox import (
     fit_cox,
     fit_matched_cox,
@@ -15,9 +16,14 @@ from .analysis.cox import (
     fit_time_varying_cox,
     hr_by_window,
 )
+from .analysis.diagnostics import ph_test
+from .analysis.finegray import fit_fine_gray
+from .analysis.km import kaplan_meier, logrank
+from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
 from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .design.episodes import split_at_exposure
+from .design.matching import match_exposure_density, match_propensity
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
 from .estimate import Estimate
 from .findings import ReportedFinding, list_findings, load_finding
@@ -47,18 +53,28 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "cohort_from_dates",
+    "cumulative_incidence",
+    "fit_cause_specific_cox",
     "fit_cox",
+    "fit_fine_gray",
     "fit_matched_cox",
     "fit_naive_ever_exposed",
     "fit_time_varying_cox",
     "frame_sha256",
+    "gray_test",
     "hr_by_window",
+    "kaplan_meier",
     "list_findings",
     "list_presets",
     "load_finding",
     "load_scenario",
     "logistic_or_test_negative",
+    "logrank",
+    "match_exposure_density",
+    "match_propensity",
+    "matched_odds_ratio",
     "parse_scenario_text",
+    "ph_test",
     "read_cohort",
     "simulate_cohort",
     "split_at_exposure",

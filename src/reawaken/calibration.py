@@ -28,7 +28,13 @@ from .simulate.cohort import simulate_cohort
 from .simulate.effects import EffectProfile
 from .simulate.hazards import Exponential, Gompertz, PiecewiseConstant, Weibull
 
-Analysis = Callable[[pd.DataFrame, Scenario], Estimate]
+Analysis = Callable[..., Estimate]
+
+
+def _replicate(scenario: Scenario, analysis: Analysis, seed: np.random.SeedSequence) -> Estimate:
+    """Simulate one cohort and analyse it; the same generator then drives control sampling."""
+    rng = np.random.default_rng(seed)
+    return analysis(simulate_cohort(scenario, rng).data, scenario, rng)
 
 
 def scale_baseline(model: HazardModel, factor: float) -> HazardModel:
@@ -95,10 +101,7 @@ def calibrate(
             effect=scale_log_effect(scenario.effect, kappa),
         )
         big = sc.with_n(scenario.n * inflate)
-        ests = [
-            analysis(simulate_cohort(big, np.random.default_rng(s)).data, big)
-            for s in seeds.spawn(reps)
-        ]
+        ests = [_replicate(big, analysis, s) for s in seeds.spawn(reps)]
         log_est = float(np.mean([e.log_estimate for e in ests]))
         se = float(np.mean([e.se for e in ests])) * np.sqrt(inflate)
         rows.append(
@@ -151,10 +154,7 @@ def check_calibration(
     scenario: Scenario, analysis: Analysis, *, reps: int, seed: int
 ) -> CalibrationCheck:
     """Run ``reps`` seeded replicates (seeds from ``SeedSequence(seed).spawn``) serially."""
-    results = [
-        analysis(simulate_cohort(scenario, np.random.default_rng(s)).data, scenario)
-        for s in np.random.SeedSequence(seed).spawn(reps)
-    ]
+    results = [_replicate(scenario, analysis, s) for s in np.random.SeedSequence(seed).spawn(reps)]
     log_est = np.array([r.log_estimate for r in results])
     se = np.array([r.se for r in results])
     root = np.sqrt(reps)

@@ -168,6 +168,36 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import parse_match_on, run_analysis, write_analysis
+
+    covariates = args.covariates.split(",") if args.covariates else None
+    cohort = read_cohort(args.cohort, origin_date=args.origin_date, validate=False)
+    exact, caliper = parse_match_on(args.match_on)
+    if args.controls < 1:
+        raise ReawakenError(f"--controls must be >= 1, got {args.controls}")
+    output = run_analysis(
+        cohort,
+        design=args.design,
+        rng=np.random.default_rng(args.seed),
+        covariates=covariates,
+        controls=args.controls,
+        exact=exact,
+        caliper=caliper,
+        test_window_days=args.test_window,
+        cause=args.cause,
+    )
+    paths = write_analysis(output, args.out)
+    payload = {
+        "design": output.design,
+        "estimates": output.estimates.replace({np.nan: None}).to_dict(orient="records"),
+        "tests": output.tests.to_dict(orient="records"),
+        "files": [str(p) for p in paths],
+    }
+    _emit(payload, args.json, f"{output.summary()}\nwrote {len(paths)} files to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reawaken", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"reawaken {__version__}")
@@ -196,6 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--covariates", help="comma-separated covariate columns (default: all others)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("analyze", help="run a study design on a cohort file; write estimates")
+    p.add_argument("cohort", help="cohort file (.csv/.parquet) following the contract")
+    p.add_argument(
+        "--design",
+        required=True,
+        choices=["time-varying", "matched", "naive"],
+        help="time-varying Cox, exposure-density matched analyses, or the naive "
+        "ever-exposed model (immortal time bias, for teaching)",
+    )
+    p.add_argument("--controls", type=int, default=4, help="controls per exposed (matched)")
+    p.add_argument(
+        "--match-on",
+        help="matching columns: exact names, caliper as name:width, e.g. age:2,stage,her2",
+    )
+    p.add_argument("--test-window", type=float, help="negative test within +/- DAYS (matched)")
+    p.add_argument("--covariates", help="comma-separated covariates (default: all others)")
+    p.add_argument("--cause", type=int, default=1, help="event code of interest (default 1)")
+    p.add_argument("--origin-date", help="study origin YYYY-MM-DD for ISO date columns")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed for control sampling (default %(default)s)",
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("reproduce", help="simulate the calibrated presets and analyse them")
     p.add_argument(

@@ -37,6 +37,7 @@ PRESET_PACKAGE = "reawaken.findings.presets"
 COVARIATE_KINDS = ("normal", "binary", "categorical")
 BASELINE_FAMILIES = ("exponential", "weibull", "gompertz", "piecewise")
 TIME_RESOLUTIONS = ("day", "exact")
+DESIGN_ANALYSES = ("time_varying_cox", "matched_cox", "matched_or", "test_negative_logistic")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,24 @@ class TestingSpec:
 
 
 @dataclass(frozen=True)
+class DesignSpec:
+    """The study design the finding used, run by :func:`reawaken.analysis.study.study_analysis`.
+
+    ``analysis`` names the estimator; matching designs draw ``controls`` per exposed person at
+    the exposure day, exactly matched on ``exact``, within ``caliper`` (absolute units) and, for
+    test-negative designs, with a negative test within ``test_window_days`` of the index day.
+    ``adjust`` adds the scenario's covariates to the model.
+    """
+
+    analysis: str = "time_varying_cox"
+    controls: int = 4
+    exact: tuple[str, ...] = ()
+    caliper: Mapping[str, float] = field(default_factory=dict)
+    test_window_days: float | None = None
+    adjust: bool = True
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A complete, validated simulation scenario (see module docstring)."""
 
@@ -114,6 +133,7 @@ class Scenario:
     death: HazardModel
     death_after_infection: EffectProfile = field(default_factory=EffectProfile)
     testing: TestingSpec | None = None
+    design: DesignSpec | None = None
     description: str = ""
     outcome_label: str = "outcome"
     competing_label: str = "competing death"
@@ -357,6 +377,35 @@ def _parse_intensity(sec: _Section) -> CalendarIntensity:
     return CalendarIntensity(sec.numbers("monthly_rate_per_year", lo=0))
 
 
+def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpec:
+    sec = _Section(
+        data, "design", ("analysis", "controls", "exact", "caliper", "test_window_days", "adjust")
+    )
+    names = {c.name for c in covariates}
+    exact = sec.raw("exact", [])
+    if not isinstance(exact, list) or any(e not in names for e in exact):
+        raise ScenarioError(
+            f"scenario key 'design.exact' must list covariates; allowed: {', '.join(sorted(names))}"
+        )
+    caliper_sec = _Section(sec.raw("caliper", {}), "design.caliper", tuple(sorted(names)))
+    caliper = {k: caliper_sec.number(k, lo=0, lo_open=True) for k in caliper_sec.data}
+    adjust = sec.raw("adjust", True)
+    if not isinstance(adjust, bool):
+        raise ScenarioError("scenario key 'design.adjust' must be true or false")
+    return DesignSpec(
+        analysis=sec.choice("analysis", DESIGN_ANALYSES),
+        controls=int(sec.number("controls", 4, lo=1, integer=True)),
+        exact=tuple(exact),
+        caliper=caliper,
+        test_window_days=(
+            sec.number("test_window_days", lo=0, lo_open=True)
+            if sec.has("test_window_days")
+            else None
+        ),
+        adjust=adjust,
+    )
+
+
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     """Validate a parsed TOML mapping and build a :class:`Scenario`."""
     top = _Section(
@@ -376,6 +425,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             "infection",
             "death",
             "testing",
+            "design",
         ),
     )
     fu = _Section(
@@ -438,6 +488,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             _parse_log_hr(ts.raw("log_hr", {}), "testing.log_hr", covariates),
             select,
         )
+    design = _parse_design(top.raw("design"), covariates) if top.has("design") else None
     finding = top.raw("finding", None)
     if finding is not None and not isinstance(finding, str):
         raise ScenarioError("scenario key 'finding' must be a string naming a reported finding")
@@ -452,6 +503,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         death=death,
         death_after_infection=death_after,
         testing=testing,
+        design=design,
         description=top.text("description", ""),
         outcome_label=top.text("outcome_label", "outcome"),
         competing_label=top.text("competing_label", "competing death"),

@@ -28,8 +28,12 @@ ROSSI_COVS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 # Fox & Weisberg, "Cox Proportional-Hazards Regression for Survival Data in R" (2011
 # appendix to An R Companion to Applied Regression): coxph(Surv(week, arrest) ~ ., Rossi).
 ROSSI_PUBLISHED = {
-    "fin": (-0.37942, 0.19138), "age": (-0.05744, 0.02200), "race": (0.31390, 0.30799),
-    "wexp": (-0.14980, 0.21222), "mar": (-0.43370, 0.38187), "paro": (-0.08487, 0.19576),
+    "fin": (-0.37942, 0.19138),
+    "age": (-0.05744, 0.02200),
+    "race": (0.31390, 0.30799),
+    "wexp": (-0.14980, 0.21222),
+    "mar": (-0.43370, 0.38187),
+    "paro": (-0.08487, 0.19576),
     "prio": (0.09150, 0.02865),
 }
 
@@ -55,8 +59,14 @@ def test_rossi_against_lifelines_and_statsmodels():
 
 def test_rossi_robust_matches_statsmodels_breslow():
     df = ROSSI.assign(cluster=np.arange(len(ROSSI)) // 3)
-    fit = fit_cox(df, duration="week", event="arrest", covariates=ROSSI_COVS, ties="breslow",
-                  cluster="cluster")
+    fit = fit_cox(
+        df,
+        duration="week",
+        event="arrest",
+        covariates=ROSSI_COVS,
+        ties="breslow",
+        cluster="cluster",
+    )
     ref = PHReg(df["week"], df[ROSSI_COVS], status=df["arrest"], ties="breslow").fit(
         groups=df["cluster"]
     )
@@ -70,8 +80,9 @@ def test_ph_test_matches_lifelines(transform):
         warnings.simplefilter("ignore")
         cph = CoxPHFitter().fit(ROSSI, "week", "arrest")
         ref = proportional_hazard_test(cph, ROSSI, time_transform=transform)
-    ours = ph_test(fit_cox(ROSSI, duration="week", event="arrest", covariates=ROSSI_COVS),
-                   transform)
+    ours = ph_test(
+        fit_cox(ROSSI, duration="week", event="arrest", covariates=ROSSI_COVS), transform
+    )
     per_term = ours.table.set_index("term").loc[ROSSI_COVS, "statistic"].to_numpy()
     np.testing.assert_allclose(per_term, ref.test_statistic, rtol=1e-5)
     assert ours.table["term"].iloc[-1] == "GLOBAL"
@@ -89,9 +100,10 @@ def test_ph_test_detects_non_proportional_hazards():
     res = ph_test(fit_cox(df, duration="t", event="e", covariates=["z"]))
     assert res.table["p_value"].iloc[0] < 1e-6
     null = pd.DataFrame({"t": rng.exponential(size=n), "e": 1, "z": z.astype(float)})
-    assert ph_test(fit_cox(null, duration="t", event="e", covariates=["z"])).table[
-        "p_value"
-    ].iloc[0] > 1e-3
+    assert (
+        ph_test(fit_cox(null, duration="t", event="e", covariates=["z"])).table["p_value"].iloc[0]
+        > 1e-3
+    )
 
 
 def _cohort(seed: int = 0, n: int = 3000) -> pd.DataFrame:
@@ -100,11 +112,16 @@ def _cohort(seed: int = 0, n: int = 3000) -> pd.DataFrame:
     stop = np.ceil(rng.exponential(400, n))
     infection = rng.exponential(500, n)  # a process that needs survival to be observed
     expo = np.where(infection < stop, np.floor(infection), np.nan)
-    return pd.DataFrame({
-        "id": np.arange(1, n + 1), "entry_day": entry, "exposure_day": expo,
-        "event_day": stop, "event": rng.choice([0, 1, 2], n, p=[0.5, 0.35, 0.15]),
-        "age": rng.normal(60, 10, n),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "entry_day": entry,
+            "exposure_day": expo,
+            "event_day": stop,
+            "event": rng.choice([0, 1, 2], n, p=[0.5, 0.35, 0.15]),
+            "age": rng.normal(60, 10, n),
+        }
+    )
 
 
 def test_time_varying_cox_equals_lifelines():
@@ -114,8 +131,11 @@ def test_time_varying_cox_equals_lifelines():
     ep = split_at_exposure(cohort, covariates=["age"])
     fit = fit_time_varying_cox(ep, covariates=["exposed", "age"])
     ref = CoxTimeVaryingFitter().fit(
-        ep[["id", "start", "stop", "event", "exposed", "age"]], id_col="id", event_col="event",
-        start_col="start", stop_col="stop",
+        ep[["id", "start", "stop", "event", "exposed", "age"]],
+        id_col="id",
+        event_col="event",
+        start_col="start",
+        stop_col="stop",
     )
     np.testing.assert_allclose(fit.params[["exposed", "age"]], ref.params_, rtol=1e-5)
     np.testing.assert_allclose(fit.table["se"], ref.standard_errors_, rtol=1e-4)
@@ -149,12 +169,24 @@ def test_matched_cox_is_stratified_and_clustered():
     exposed = np.tile([1, 0, 0, 0, 0], 400)
     ids = np.where(exposed == 1, sets, 1000 + rng.integers(0, 900, sets.size))
     time = rng.exponential(100 / np.where(exposed == 1, 1.5, 1.0))
-    matched = pd.DataFrame({"set_id": sets, "id": ids, "exposed": exposed, "time": time,
-                            "event": (rng.random(sets.size) < 0.7).astype(int)})
+    matched = pd.DataFrame(
+        {
+            "set_id": sets,
+            "id": ids,
+            "exposed": exposed,
+            "time": time,
+            "event": (rng.random(sets.size) < 0.7).astype(int),
+        }
+    )
     res = fit_matched_cox(matched)
     assert res.robust and "stratified" in res.method
-    ref = PHReg(matched["time"], matched[["exposed"]], status=matched["event"],
-                strata=matched["set_id"], ties="efron").fit(groups=matched["id"])
+    ref = PHReg(
+        matched["time"],
+        matched[["exposed"]],
+        status=matched["event"],
+        strata=matched["set_id"],
+        ties="efron",
+    ).fit(groups=matched["id"])
     assert res.coef("exposed") == pytest.approx(ref.params[0], rel=1e-8)
 
 
@@ -176,7 +208,11 @@ def test_matched_cox_is_stratified_and_clustered():
 )
 def test_bad_inputs(kwargs, message):
     df = ROSSI.assign(
-        const=1.0, neg=-ROSSI["week"], zero=0, multi=ROSSI["arrest"] * 2, txt="a",
+        const=1.0,
+        neg=-ROSSI["week"],
+        zero=0,
+        multi=ROSSI["arrest"] * 2,
+        txt="a",
     )
     args = {"event": "arrest", "covariates": ["fin"], **kwargs}
     with pytest.raises(AnalysisError, match=message):
@@ -190,7 +226,8 @@ def test_start_stop_checks():
 
 
 def test_monotone_likelihood_is_an_analysis_error():
-    df = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0],
-                       "x": [1.0, 1, 1, 0, 0, 0]})
+    df = pd.DataFrame(
+        {"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0], "x": [1.0, 1, 1, 0, 0, 0]}
+    )
     with pytest.raises(AnalysisError, match="did not converge: monotone"):
         fit_cox(df, duration="t", event="e", covariates=["x"])

@@ -39,8 +39,7 @@ def test_one_to_k_sets_match_the_conditional_likelihood():
     exposed = np.tile([1, 0, 0, 0, 0], 300)
     risk = np.where(exposed == 1, 2.0, 1.0) * rng.exponential(size=sets.size)
     case = pd.Series(risk).groupby(sets).transform(lambda r: r == r.max()).to_numpy()
-    df = pd.DataFrame({"set_id": sets, "exposed": exposed, "event": case.astype(int),
-                       "time": 10.0})
+    df = pd.DataFrame({"set_id": sets, "exposed": exposed, "event": case.astype(int), "time": 10.0})
     res = matched_odds_ratio(df)
     from scipy.optimize import minimize_scalar
 
@@ -49,8 +48,7 @@ def test_one_to_k_sets_match_the_conditional_likelihood():
     def negll(b):
         return -(b * x_case.sum() - 300 * np.log(np.exp(b) + 4))
 
-    b_hat = minimize_scalar(negll, bounds=(-5, 5), method="bounded",
-                            options={"xatol": 1e-12}).x
+    b_hat = minimize_scalar(negll, bounds=(-5, 5), method="bounded", options={"xatol": 1e-12}).x
     assert res.coef("exposed") == pytest.approx(b_hat, abs=1e-6)
 
 
@@ -67,8 +65,11 @@ def test_horizon_counts_only_early_outcomes():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"exposure": "nope"}, "unknown column"), ({"cause": 2}, "no outcome"),
-     ({"horizon_days": 0}, "must be > 0")],
+    [
+        ({"exposure": "nope"}, "unknown column"),
+        ({"cause": 2}, "no outcome"),
+        ({"horizon_days": 0}, "must be > 0"),
+    ],
 )
 def test_bad_inputs(kwargs, message):
     with pytest.raises(AnalysisError, match=message):

@@ -73,8 +73,14 @@ def ph_test(result: ModelResult, transform: str = "km") -> PHTestResult:
     variance = result.extra["model_variance"]
     coef = result.table["coef"].to_numpy()
     rows, resid = schoenfeld_residuals(
-        arrays["start"], arrays["stop"], arrays["event"], arrays["x"], coef,
-        weights=arrays["weights"], strata=arrays["strata"], ties=result.extra["ties"],
+        arrays["start"],
+        arrays["stop"],
+        arrays["event"],
+        arrays["x"],
+        coef,
+        weights=arrays["weights"],
+        strata=arrays["strata"],
+        ties=result.extra["ties"],
     )
     stop = arrays["stop"]
     g_all = _time_transform(stop, arrays["event"], arrays["weights"], transform)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import AnalysisError
 
@@ -118,3 +119,29 @@ def check_two_groups(data: pd.DataFrame, column: str, where: str) -> np.ndarray:
             "a comparison needs two non-empty arms"
         )
     return g.to_numpy()
+
+
+def check_time_grid(times: float | Iterable[float], where: str) -> np.ndarray:
+    """A user-given grid of times: non-empty, finite, >= 0."""
+    try:
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"{where}: times must be numbers; got {times!r}") from exc
+    if t.ndim != 1 or t.size == 0 or not np.isfinite(t).all() or (t < 0).any():
+        raise AnalysisError(
+            f"{where}: times must be a non-empty list of finite numbers >= 0; got {times!r}"
+        )
+    return t
+
+
+def default_at_risk_times(max_time: float) -> np.ndarray:
+    """Round-number times from 0 to ``max_time``: the coarsest matplotlib ``MaxNLocator`` grid
+    (steps 1, 2, 2.5, 5, 10) giving at least five times within follow-up (usually 5-8)."""
+    if max_time <= 0:
+        return np.array([0.0])
+    for nbins in range(5, 12):
+        ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, max_time)
+        ticks = ticks[(ticks >= 0) & (ticks <= max_time * (1 + 1e-12))]
+        if ticks.size >= 5:
+            break
+    return ticks

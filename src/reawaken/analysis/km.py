@@ -23,18 +23,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from ..errors import AnalysisError
 from .inputs import (
     check_durations,
     check_events,
+    check_time_grid,
     check_two_groups,
+    default_at_risk_times,
     numeric_column,
     require_columns,
     require_frame,
 )
+from .results import ChiSquareResult
 
 TABLE_COLUMNS = (
     "group",
@@ -90,7 +92,7 @@ class KaplanMeierResult:
         S(t) is the value at the last distinct time <= t (right-continuous step function). Beyond
         a group's last observed time the estimate is undefined (NaN) unless S has reached 0.
         """
-        t = _check_times(times, "survival_at")
+        t = check_time_grid(times, "survival_at")
         parts = []
         for g, tab in self.table.groupby("group", sort=False):
             grid = tab["time"].to_numpy()
@@ -123,41 +125,16 @@ class KaplanMeierResult:
 
 
 @dataclass(frozen=True)
-class LogrankResult:
+class LogrankResult(ChiSquareResult):
     """A log-rank test: chi-square ``statistic`` on ``df`` degrees of freedom, ``p_value``, and
     a ``table`` with per group ``group, n, observed, expected``."""
 
-    statistic: float
-    df: int
-    p_value: float
-    method: str
-    table: pd.DataFrame
-
-    def summary(self) -> str:
-        lines = [
-            f"{self.method}: chi2 = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.3g}"
-        ]
-        for r in self.table.itertuples():
-            lines.append(
-                f"  {r.group!s:<16} n={r.n:,} observed={r.observed:g} expected={r.expected:.2f}"
-            )
-        return "\n".join(lines)
+    def _row_text(self, r) -> str:
+        return f"{r.group!s:<16} n={r.n:,} observed={r.observed:g} expected={r.expected:.2f}"
 
 
 def _fmt(x: float) -> str:
     return "NR" if not np.isfinite(x) else f"{x:g}"
-
-
-def _check_times(times: float | Iterable[float], where: str) -> np.ndarray:
-    try:
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{where}: times must be numbers; got {times!r}") from exc
-    if t.ndim != 1 or t.size == 0 or not np.isfinite(t).all() or (t < 0).any():
-        raise AnalysisError(
-            f"{where}: times must be a non-empty list of finite numbers >= 0; got {times!r}"
-        )
-    return t
 
 
 def _at_risk_from_table(tab: pd.DataFrame, t: np.ndarray) -> np.ndarray:
@@ -200,19 +177,6 @@ def _group_labels(data: pd.DataFrame, group: str | None, where: str) -> tuple[np
         except TypeError:
             pass
     return g.to_numpy(dtype=object), levels
-
-
-def default_at_risk_times(max_time: float) -> np.ndarray:
-    """Round-number times from 0 to ``max_time``: the coarsest matplotlib ``MaxNLocator`` grid
-    (steps 1, 2, 2.5, 5, 10) giving at least five times within follow-up (usually 5-8)."""
-    if max_time <= 0:
-        return np.array([0.0])
-    for nbins in range(5, 12):
-        ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, max_time)
-        ticks = ticks[(ticks >= 0) & (ticks <= max_time * (1 + 1e-12))]
-        if ticks.size >= 5:
-            break
-    return ticks
 
 
 def _fit_one(t: np.ndarray, d: np.ndarray, level: float) -> tuple[pd.DataFrame, tuple]:
@@ -307,7 +271,7 @@ def kaplan_meier(
     t = check_durations(data, duration, where)
     d = _event_indicator(data, event, where, cause)
     g, levels = _group_labels(data, group, where)
-    grid = default_at_risk_times(float(t.max())) if times is None else _check_times(times, where)
+    grid = default_at_risk_times(float(t.max())) if times is None else check_time_grid(times, where)
 
     tables, medians, risks = [], [], []
     for lev in levels:

@@ -74,10 +74,10 @@ def matched_odds_ratio(
             f"{WHERE}: no matched set has both an outcome and exposure contrast; "
             "the conditional OR is not estimable"
         )
-    model = ConditionalLogit(y.astype(float), x, groups=groups)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # uninformative sets are dropped, as they should be
+            model = ConditionalLogit(y.astype(float), x, groups=groups)
             fit = model.fit(disp=0, method="bfgs", maxiter=500, gtol=1e-10)
             fit = model.fit(disp=0, start_params=fit.params, method="newton", maxiter=50)
             coef = np.asarray(fit.params)

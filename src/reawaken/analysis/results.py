@@ -92,3 +92,22 @@ class ModelResult:
                 f"p={r.p_value:.3g}"
             )
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ChiSquareResult:
+    """A chi-square test: ``statistic`` on ``df`` degrees of freedom, ``p_value``, ``method``
+    and a per-group ``table``; subclasses say how a table row reads in :meth:`summary`."""
+
+    statistic: float
+    df: int
+    p_value: float
+    method: str
+    table: pd.DataFrame
+
+    def _row_text(self, row) -> str:
+        return str(row)
+
+    def summary(self) -> str:
+        head = f"{self.method}: chi2 = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.3g}"
+        return "\n".join([head, *(f"  {self._row_text(r)}" for r in self.table.itertuples())])

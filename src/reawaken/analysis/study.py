@@ -1,14 +1,19 @@
-"""The simple study analyses each reported finding is calibrated against.
+"""Study analyses: the designs a reported finding used, run on a Cohort table.
 
-* Flatiron (HR): time-varying Cox model of the outcome on documented exposure, adjusted for the
-  scenario's covariates (Efron ties, R survival's risk sets; competing deaths censored, i.e. a
-  cause-specific hazard ratio).
-* UK Biobank (OR): test-date-indexed comparison of test-positive with test-negative persons;
-  logistic regression (statsmodels) of outcome after the index day on test positivity, adjusted
-  for the covariates. Index = ``exposure_day`` for positives, ``test_day`` for negatives.
+Every analysis has the signature ``(cohort, scenario, rng=None) -> Estimate`` (``rng`` drives
+control sampling in the matched designs; ``None`` means ``default_rng(0)``), and the scenario's
+``[design]`` table picks one (:func:`study_analysis`):
 
-The full matched designs (exposure-density matching, conditional Cox, conditional logistic
-regression) live in :mod:`reawaken.design` and :mod:`reawaken.analysis`.
+* ``time_varying_cox`` (Flatiron, HR): Cox model on documented exposure as a time-varying
+  covariate, adjusted for the scenario's covariates (Efron ties, R survival's risk sets;
+  competing deaths censored: a cause-specific HR).
+* ``matched_cox`` (HR): exposure-density matching, then a set-stratified Cox model with
+  person-clustered robust SEs.
+* ``matched_or`` (UK Biobank, OR): exposure-density matching of test-positive persons to
+  test-negative controls tested within a window of the index day; conditional logistic
+  regression of the outcome after the index day.
+* ``test_negative_logistic`` (OR): the unmatched version, logistic regression of the outcome
+  after the index test on positivity (index = ``exposure_day`` or ``test_day``).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ import statsmodels.api as sm
 
 from .. import schema
 from ..design.episodes import EXPOSED, split_at_exposure
+from ..design.matching import match_exposure_density
 from ..errors import AnalysisError
 from ..estimate import Estimate
-from ..scenario import Scenario
-from .cox import fit_time_varying_cox
+from ..scenario import DesignSpec, Scenario
+from .cox import fit_matched_cox, fit_time_varying_cox
+from .matched_or import matched_odds_ratio
 
 
 def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -62,7 +69,9 @@ def index_at_first_test(cohort: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
+def time_varying_cox_hr(
+    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+) -> Estimate:
     """Adjusted HR of documented exposure from a time-varying Cox fit (Efron ties).
 
     For scenarios that select tested persons, follow-up starts at the first test
@@ -99,7 +108,9 @@ def time_varying_cox_hr(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
     )
 
 
-def logistic_or_test_negative(cohort: pd.DataFrame, scenario: Scenario) -> Estimate:
+def logistic_or_test_negative(
+    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+) -> Estimate:
     """Adjusted OR of the outcome after the index test, test-positive vs test-negative."""
     if schema.TEST_DAY not in cohort:
         raise AnalysisError(
@@ -133,14 +144,63 @@ def logistic_or_test_negative(cohort: pd.DataFrame, scenario: Scenario) -> Estim
     )
 
 
-STUDY_ANALYSES: dict[str, Callable[[pd.DataFrame, Scenario], Estimate]] = {
-    "flatiron_lung_mets": time_varying_cox_hr,
-    "ukb_cancer_mortality": logistic_or_test_negative,
+def _matched(cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None):
+    design = scenario.design or DesignSpec()
+    return match_exposure_density(
+        cohort,
+        rng=np.random.default_rng(0) if rng is None else rng,
+        controls=design.controls,
+        exact=design.exact,
+        caliper=dict(design.caliper),
+        test_window_days=design.test_window_days,
+        covariates=list(scenario.covariate_names),
+    )
+
+
+def matched_cox_hr(
+    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+) -> Estimate:
+    """HR from exposure-density matched sets: set-stratified Cox, person-clustered robust SE."""
+    matched = _matched(cohort, scenario, rng)
+    fit = fit_matched_cox(matched.data)
+    return Estimate.from_log(
+        "HR",
+        "exposure-density matched, conditional Cox, robust SE",
+        fit.coef("exposed"),
+        fit.se("exposed"),
+        n=len(matched.data),
+        events=fit.events,
+    )
+
+
+def matched_or(
+    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+) -> Estimate:
+    """OR from exposure-density matched sets by conditional logistic regression."""
+    matched = _matched(cohort, scenario, rng)
+    fit = matched_odds_ratio(matched.data)
+    return Estimate.from_log(
+        "OR",
+        "exposure-density matched, conditional logistic regression",
+        fit.coef("exposed"),
+        fit.se("exposed"),
+        n=len(matched.data),
+        events=fit.events,
+    )
+
+
+Analysis = Callable[..., Estimate]
+
+STUDY_ANALYSES: dict[str, Analysis] = {
+    "time_varying_cox": time_varying_cox_hr,
+    "matched_cox": matched_cox_hr,
+    "matched_or": matched_or,
+    "test_negative_logistic": logistic_or_test_negative,
 }
 
 
-def study_analysis(scenario: Scenario) -> Callable[[pd.DataFrame, Scenario], Estimate]:
-    """The simple study analysis for a scenario: by its finding, else by whether it tests."""
-    if scenario.finding in STUDY_ANALYSES:
-        return STUDY_ANALYSES[scenario.finding]
+def study_analysis(scenario: Scenario) -> Analysis:
+    """The scenario's study analysis: its ``[design]``, else by whether it has testing."""
+    if scenario.design is not None:
+        return STUDY_ANALYSES[scenario.design.analysis]
     return logistic_or_test_negative if scenario.testing is not None else time_varying_cox_hr

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .risksets import RiskSetIndex, build_risk_sets, cumulative_at_rows, risk_set_sums
+from .risksets import (
+    RiskSetIndex,
+    build_risk_sets,
+    cumulative_at_rows,
+    moment_design,
+    risk_set_moments,
+    risk_set_sums,
+)
 
 
 class ConvergenceError(ArithmeticError):
@@ -59,6 +66,8 @@ class _Data:
     d: np.ndarray
     index: RiskSetIndex
     efron: bool
+    z_by_stop: np.ndarray
+    z_by_start: np.ndarray
 
 
 def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
@@ -70,8 +79,15 @@ def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
     d = np.asarray(event, dtype=float)
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    index = build_risk_sets(t0, np.asarray(stop, dtype=float), d, st)
     return _Data(
-        x, w, d, build_risk_sets(t0, np.asarray(stop, dtype=float), d, st), ties == "efron"
+        x,
+        w,
+        d,
+        index,
+        ties == "efron",
+        moment_design(x[index.stop_order]),
+        moment_design(x[index.start_order]),
     )
 
 
@@ -89,17 +105,19 @@ def _terms(data: _Data, beta: np.ndarray, *, second: bool = True):
     shift = eta.max() if eta.size else 0.0
     r = w * np.exp(eta - shift)
     rx = r[:, None] * x
-    s0 = risk_set_sums(idx, r)
-    s1 = risk_set_sums(idx, rx)
+    s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, x.shape[1])
     e0 = _tied_sums(data, r)
     e1 = _tied_sums(data, rx)
     wk = _tied_sums(data, w)
     dk = idx.ties.astype(float)
     p = x.shape[1]
     if second:
-        rxx = rx[:, :, None] * x[:, None, :]
-        s2 = risk_set_sums(idx, rxx)
-        e2 = _tied_sums(data, rxx)
+        rxx = rx[idx.event_rows][:, :, None] * x[idx.event_rows][:, None, :]
+        e2 = (
+            np.add.reduceat(rxx, idx.group_starts, axis=0)
+            if idx.event_rows.size
+            else np.zeros((0, p, p))
+        )
     ev = idx.event_rows
     loglik = float(np.sum(w[ev] * (eta[ev] - shift)))
     score = (w[ev, None] * x[ev]).sum(axis=0)

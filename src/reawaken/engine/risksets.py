@@ -61,6 +61,12 @@ class RiskSetIndex:
     event_times: np.ndarray
     event_strata: np.ndarray
     modulus: int
+    stop_bounds: np.ndarray
+    stop_lo_seg: np.ndarray
+    stop_hi_seg: np.ndarray
+    start_bounds: np.ndarray
+    start_lo_seg: np.ndarray
+    start_hi_seg: np.ndarray
 
     @property
     def n_event_times(self) -> int:
@@ -81,8 +87,6 @@ def build_risk_sets(
     base = strata.astype(np.int64) * m
     key_stop = base + rank_stop
     key_start = base + rank_start
-    stop_order = np.argsort(key_stop, kind="stable")
-    start_order = np.argsort(key_start, kind="stable")
 
     ev = np.flatnonzero(event > 0)
     ev = ev[np.argsort(key_stop[ev], kind="stable")]
@@ -94,15 +98,35 @@ def build_risk_sets(
     ties = np.diff(np.append(group_starts, ev.size))
     stratum_end = (event_keys // m + 1) * m
 
+    # Rows that can never enter a risk-set sum are left out of the sorted arrays: on the stop
+    # side those ending before their stratum's first event time, on the start side those
+    # starting before it (they are never removed again).
+    never = np.iinfo(np.int64).max
+    if event_keys.size:
+        cand = event_keys[np.minimum(np.searchsorted(event_keys, base), event_keys.size - 1)]
+        first_key = np.where((cand >= base) & (cand < base + m), cand, never)
+    else:
+        first_key = np.full(base.shape, never)
+    use_stop = np.flatnonzero(key_stop >= first_key)
+    use_start = np.flatnonzero(key_start >= first_key)
+    stop_order = use_stop[np.argsort(key_stop[use_stop], kind="stable")]
+    start_order = use_start[np.argsort(key_start[use_start], kind="stable")]
+
     sorted_stop = key_stop[stop_order]
     sorted_start = key_start[start_order]
+    lo_stop = np.searchsorted(sorted_stop, event_keys, side="left")
+    hi_stop = np.searchsorted(sorted_stop, stratum_end, side="left")
+    lo_start = np.searchsorted(sorted_start, event_keys, side="left")
+    hi_start = np.searchsorted(sorted_start, stratum_end, side="left")
+    stop_bounds, stop_lo_seg, stop_hi_seg = _segments(lo_stop, hi_stop, stop_order.size)
+    start_bounds, start_lo_seg, start_hi_seg = _segments(lo_start, hi_start, start_order.size)
     return RiskSetIndex(
         stop_order=stop_order,
         start_order=start_order,
-        lo_stop=np.searchsorted(sorted_stop, event_keys, side="left"),
-        hi_stop=np.searchsorted(sorted_stop, stratum_end, side="left"),
-        lo_start=np.searchsorted(sorted_start, event_keys, side="left"),
-        hi_start=np.searchsorted(sorted_start, stratum_end, side="left"),
+        lo_stop=lo_stop,
+        hi_stop=hi_stop,
+        lo_start=lo_start,
+        hi_start=hi_start,
         event_rows=ev,
         event_group=event_group,
         group_starts=group_starts,
@@ -113,23 +137,50 @@ def build_risk_sets(
         event_times=stop[ev[group_starts]] if ev.size else np.empty(0),
         event_strata=(event_keys // m).astype(np.int64),
         modulus=int(m),
+        stop_bounds=stop_bounds,
+        stop_lo_seg=stop_lo_seg,
+        stop_hi_seg=stop_hi_seg,
+        start_bounds=start_bounds,
+        start_lo_seg=start_lo_seg,
+        start_hi_seg=start_hi_seg,
     )
 
 
-def _suffix(values: np.ndarray) -> np.ndarray:
-    """Suffix sums with a trailing zero: ``out[i] = values[i:].sum(axis=0)``."""
-    out = np.zeros((values.shape[0] + 1, *values.shape[1:]))
-    out[:-1] = np.cumsum(values[::-1], axis=0)[::-1]
-    return out
+def _segments(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Cut points for prefix sums at positions ``lo`` and ``hi`` of an n-row sorted array.
+
+    Returns the distinct cut points below ``n`` (starting at 0, for ``np.add.reduceat``) and,
+    for each ``lo``/``hi``, the index of its prefix sum in ``[0, cumsum(segments)...]``.
+    """
+    cuts = np.unique(np.concatenate([[0], lo, hi]))
+    bounds = cuts[cuts < n]
+    prefix_positions = np.append(bounds, n)
+    return (
+        bounds,
+        np.searchsorted(prefix_positions, lo),
+        np.searchsorted(prefix_positions, hi),
+    )
+
+
+def _range_sums(values: np.ndarray, order, bounds, lo_seg, hi_seg) -> np.ndarray:
+    """Sums of ``values[order][lo:hi]`` for every (lo, hi) pair, via segment sums: one pass
+    over the rows (``np.add.reduceat``) and a cumulative sum over the few segments."""
+    if values.shape[0] == 0:
+        return np.zeros((lo_seg.shape[0], *values.shape[1:]))
+    segs = np.add.reduceat(values[order], bounds, axis=0)
+    prefix = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(segs, axis=0)])
+    return prefix[hi_seg] - prefix[lo_seg]
 
 
 def risk_set_sums(index: RiskSetIndex, values: np.ndarray) -> np.ndarray:
     """Sum ``values`` (shape (n, ...)) over each event time's risk set → shape (K, ...)."""
-    by_stop = _suffix(values[index.stop_order])
-    by_start = _suffix(values[index.start_order])
-    return (by_stop[index.lo_stop] - by_stop[index.hi_stop]) - (
-        by_start[index.lo_start] - by_start[index.hi_start]
+    by_stop = _range_sums(
+        values, index.stop_order, index.stop_bounds, index.stop_lo_seg, index.stop_hi_seg
     )
+    by_start = _range_sums(
+        values, index.start_order, index.start_bounds, index.start_lo_seg, index.start_hi_seg
+    )
+    return by_stop - by_start
 
 
 def cumulative_at_rows(index: RiskSetIndex, increments: np.ndarray, which: str) -> np.ndarray:
@@ -140,3 +191,48 @@ def cumulative_at_rows(index: RiskSetIndex, increments: np.ndarray, which: str) 
     upto = np.searchsorted(index.event_keys, keys, side="right")
     stratum_first = np.searchsorted(index.event_keys, (keys // index.modulus) * index.modulus)
     return cum[upto] - cum[stratum_first]
+
+
+def moment_design(x_sorted: np.ndarray) -> np.ndarray:
+    """Static per-row columns ``[1, x, upper-triangle of x x']`` for :func:`risk_set_moments`
+    (built once per data set; every Newton step then needs one multiply by the risk ``r``)."""
+    p = x_sorted.shape[1]
+    iu, ju = np.triu_indices(p)
+    return np.hstack([np.ones((x_sorted.shape[0], 1)), x_sorted, x_sorted[:, iu] * x_sorted[:, ju]])
+
+
+def risk_set_moments(
+    index: RiskSetIndex,
+    r: np.ndarray,
+    z_by_stop: np.ndarray,
+    z_by_start: np.ndarray,
+    p: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Risk-set sums ``S0 = sum r``, ``S1 = sum r x`` and ``S2 = sum r x x'`` at every event time.
+
+    ``z_by_stop`` / ``z_by_start`` are :func:`moment_design` of the covariates sorted by the
+    index's stop and start orders, so each call gathers only ``r`` and does one pass of segment
+    sums over the rows.
+    """
+    total = np.zeros((index.n_event_times, z_by_stop.shape[1]))
+    for order, z, bounds, lo, hi, sign in (
+        (index.stop_order, z_by_stop, index.stop_bounds, index.stop_lo_seg, index.stop_hi_seg, 1.0),
+        (
+            index.start_order,
+            z_by_start,
+            index.start_bounds,
+            index.start_lo_seg,
+            index.start_hi_seg,
+            -1.0,
+        ),
+    ):
+        if order.size == 0:
+            continue
+        segs = np.add.reduceat(r[order][:, None] * z, bounds, axis=0)
+        prefix = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(segs, axis=0)])
+        total += sign * (prefix[hi] - prefix[lo])
+    iu, ju = np.triu_indices(p)
+    s2 = np.empty((total.shape[0], p, p))
+    s2[:, iu, ju] = total[:, 1 + p :]
+    s2[:, ju, iu] = total[:, 1 + p :]
+    return total[:, 0], total[:, 1 : 1 + p], s2

@@ -37,6 +37,9 @@ def _check_inputs(curves: pd.DataFrame, at_risk: pd.DataFrame, estimate: str, ci
     return groups
 
 
+MAX_CENSOR_TICKS = 150
+
+
 def _draw_at_risk(table_ax, at_risk: pd.DataFrame, groups: list) -> None:
     """One row per group (top to bottom in curve order), counts centred on their times."""
     for row, g in enumerate(groups):
@@ -49,7 +52,7 @@ def _draw_at_risk(table_ax, at_risk: pd.DataFrame, groups: list) -> None:
     table_ax.set_yticks(range(len(groups)), [str(g) for g in groups])
     for row, label in enumerate(table_ax.get_yticklabels()):
         label.set_color(f"C{row}")
-    table_ax.tick_params(axis="y", length=0)
+    table_ax.tick_params(axis="y", length=0, pad=18)  # keep labels clear of the first count
     table_ax.tick_params(axis="x", bottom=False, labelbottom=False)
     for spine in table_ax.spines.values():
         spine.set_visible(False)
@@ -109,13 +112,14 @@ def plot_curves_with_at_risk(
         grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.3 + 0.28 * len(groups)])
         ax = fig.add_subplot(grid[0])
         table_ax = fig.add_subplot(grid[1], sharex=ax, label=AT_RISK_AXES_LABEL)
-        ymax = 0.0
+        ymax, ymin = 0.0, 1.0
         for i, g in enumerate(groups):
             c = curves[curves["group"] == g].sort_values("time", kind="stable")
             x, y = c["time"].to_numpy(float), c[estimate].to_numpy(float)
             color = f"C{i}"
             ax.plot(x, y, drawstyle=drawstyle, color=color, linewidth=1.4, label=str(g))
             ymax = max(ymax, float(np.nanmax(y)))
+            ymin = min(ymin, float(np.nanmin(y)))
             if ci:
                 low = np.where(np.isfinite(c["ci_low"]), c["ci_low"], y)
                 high = np.where(np.isfinite(c["ci_high"]), c["ci_high"], y)
@@ -123,11 +127,17 @@ def plot_curves_with_at_risk(
                     x, low, high, step="post" if step else None, color=color, alpha=0.18, lw=0
                 )
                 ymax = max(ymax, float(np.nanmax(high)))
+                ymin = min(ymin, float(np.nanmin(low)))
             if censor_ticks and "censored" in c.columns:
                 cens = c["censored"].to_numpy() > 0
-                ax.plot(x[cens], y[cens], ls="none", marker="|", ms=5, mew=1, color=color)
-        top = 1.02 if estimate == "survival" else min(1.0, 1.1 * ymax) if ymax > 0 else 1.0
-        ax.set_ylim(0.0, top)
+                if cens.sum() <= MAX_CENSOR_TICKS:  # beyond that the ticks become a smear
+                    ax.plot(x[cens], y[cens], ls="none", marker="|", ms=5, mew=1, color=color)
+        if estimate == "survival":
+            # Rare outcomes: zoom so the curves are visible; the axis says where it starts.
+            bottom = 0.0 if ymin < 0.5 else max(0.0, np.floor((ymin - 0.02) * 20) / 20)
+            ax.set_ylim(bottom, 1.005)
+        else:
+            ax.set_ylim(0.0, min(1.0, 1.1 * ymax) if ymax > 0 else 1.0)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_xlim(min(0.0, ticks.min()) - pad, xmax + pad)
         ax.set_xlabel(xlabel)
