@@ -28,7 +28,7 @@ class Estimate:
     p_value : float
         Two-sided Wald p-value for ratio = 1.
     n : int
-        Persons (or matched rows) analysed.
+        Rows analysed: persons, or person-set rows in matched designs.
     events : int
         Outcome events analysed.
     """
@@ -85,8 +85,10 @@ class Estimate:
         return pd.DataFrame([self.to_dict()])
 
     def summary(self) -> str:
-        """E.g. ``HR 1.44 (95% CI 1.01-2.05), p=0.04; 36,845 persons, 352 events [method]``."""
+        """E.g. ``HR 1.44 (95% CI 1.01-2.05), p=0.04; n=36,845, 352 events [method]``.
+
+        ``n`` counts the rows analysed: persons, or person-set rows in matched designs."""
         return (
             f"{self.estimand} {self.estimate:.2f} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}), "
-            f"p={self.p_value:.3g}; {self.n:,} persons, {self.events:,} events [{self.method}]"
+            f"p={self.p_value:.3g}; n={self.n:,}, {self.events:,} events [{self.method}]"
         )

@@ -1,0 +1,623 @@
+"""Seeded replicate runs of a study analysis and their ADEMP performance measures.
+
+:func:`run_replicates` simulates a cohort from a scenario and analyses it, ``reps`` times.
+Replicate ``i`` draws all its randomness from ``default_rng(SeedSequence(seed).spawn(reps)[i])``
+(which is ``SeedSequence(seed, spawn_key=(i,))``, independent of ``reps``), so a table does not
+depend on the executor (serial, a process pool or a Dask cluster), the worker count or the
+chunking, and growing ``reps`` only adds rows. Replicates whose analysis raises a
+:class:`~reawaken.errors.ReawakenError` are kept with missing estimates and an ``error``.
+
+:func:`performance` computes the measures of Morris, White & Crowther, "Using simulation studies
+to evaluate statistical methods", Stat Med 2019;38:2074-2102 (Table 6), on the log scale, each
+with its Monte Carlo SE; :func:`reps_for_mcse` inverts them (their section 5.3).
+
+The process and Dask executors pickle the scenario and the analysis: use a module-level
+function (not a lambda) and, in scripts, the ``if __name__ == "__main__":`` guard (worker
+processes are started with ``forkserver`` or ``spawn``, which re-import the main module).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .analysis.study import study_analysis
+from .errors import AnalysisError, InputFileError, ReawakenError
+from .estimate import Estimate
+from .io import write_table
+from .scenario import Scenario
+from .simulate.cohort import simulate_cohort
+
+__all__ = [
+    "COLUMNS",
+    "EXECUTORS",
+    "MEASURES",
+    "Performance",
+    "ReplicateTable",
+    "performance",
+    "reps_for_mcse",
+    "run_replicates",
+]
+
+Analysis = Callable[..., Estimate]
+Row = dict[str, Any]
+
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+#: Columns of a replicate table, in order.
+COLUMNS: tuple[str, ...] = tuple(
+    "rep seed estimand method estimate log_estimate se ci_low ci_high p_value n events "
+    "true_log_effect error".split()
+)
+_FLOATS = ("estimate", "log_estimate", "se", "ci_low", "ci_high", "p_value", "true_log_effect")
+_TEXT = ("seed", "estimand", "method", "error")
+#: Performance measures, in table order.
+MEASURES: tuple[str, ...] = tuple(
+    "mean_log_estimate bias relative_bias empirical_se model_se relative_error_model_se mse "
+    "coverage bias_eliminated_coverage rejection_rate".split()
+)
+_META_KEY = "reawaken_replicates"
+_FORMAT = "reawaken-replicates-v1"
+
+
+# ---------------------------------------------------------------------------------- replicates
+
+
+def _seed_label(child: np.random.SeedSequence) -> str:
+    """``"<entropy>/<spawn key>"``, e.g. ``"2025/3"`` for ``SeedSequence(2025, spawn_key=(3,))``."""
+    return "/".join(str(v) for v in (child.entropy, *child.spawn_key))
+
+
+def _one(scenario: Scenario, analysis: Analysis, rep: int, child: np.random.SeedSequence) -> Row:
+    """Simulate and analyse one replicate; a ReawakenError becomes a row with an ``error``."""
+    row: Row = {"rep": rep, "seed": _seed_label(child)}
+    rng = np.random.default_rng(child)
+    try:
+        est = analysis(simulate_cohort(scenario, rng).data, scenario, rng)
+    except ReawakenError as exc:
+        return row | {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+    return row | est.to_dict() | {"log_estimate": est.log_estimate, "error": None}
+
+
+def _run_chunk(
+    scenario: Scenario, analysis: Analysis, jobs: Sequence[tuple[int, np.random.SeedSequence]]
+) -> list[Row]:
+    """Run a chunk of replicates (the unit of work sent to a process or Dask worker)."""
+    return [_one(scenario, analysis, rep, child) for rep, child in jobs]
+
+
+def _tidy(rows: Sequence[Row] | pd.DataFrame, true_log_effect: float) -> pd.DataFrame:
+    """Canonical replicate table: :data:`COLUMNS`, fixed dtypes, sorted by ``rep``."""
+    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows.copy()
+    df = df.reindex(columns=list(COLUMNS))
+    df["true_log_effect"] = true_log_effect
+    df["rep"] = df["rep"].astype("int64")
+    for c in _FLOATS:
+        df[c] = df[c].astype("float64")
+    for c in ("n", "events"):
+        df[c] = df[c].astype("Int64")
+    for c in _TEXT:
+        df[c] = df[c].astype("object").where(df[c].notna(), None)
+    return df.sort_values("rep", kind="stable").reset_index(drop=True)
+
+
+def _chunks(jobs: list, size: int) -> Iterator[list]:
+    for i in range(0, len(jobs), size):
+        yield jobs[i : i + size]
+
+
+def _chunk_size(n_jobs: int, chunk_size: int, slots: int) -> int:
+    """At most ``chunk_size``, and small enough to give each worker about four chunks."""
+    return max(1, min(chunk_size, math.ceil(n_jobs / (4 * max(slots, 1)))))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where available (safe in multi-threaded parents), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _execute(
+    executor: str,
+    task: tuple[Scenario, Analysis],
+    jobs: list[tuple[int, np.random.SeedSequence]],
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    chunk_size: int,
+    on_chunk: Callable[[list[Row]], None],
+) -> None:
+    """Run ``jobs`` on ``executor``, calling ``on_chunk`` with each finished chunk's rows."""
+    if executor == "serial":
+        for chunk in _chunks(jobs, chunk_size):
+            on_chunk(_run_chunk(*task, chunk))
+        return
+    if executor == "processes":
+        n_workers = workers or _cores()
+        size = _chunk_size(len(jobs), chunk_size, n_workers)
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context()) as pool:
+            futures = [pool.submit(_run_chunk, *task, c) for c in _chunks(jobs, size)]
+            try:
+                for future in as_completed(futures):
+                    on_chunk(future.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ReawakenError(
+            "executor='dask' needs dask.distributed, which is not installed; fix: "
+            "pip install 'reawaken[dask]', or use executor='processes'"
+        ) from exc
+    with ExitStack() as stack:
+        if scheduler is not None:
+            client = stack.enter_context(distributed.Client(scheduler))
+        else:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=workers or _cores(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        slots = sum(client.nthreads().values())
+        size = _chunk_size(len(jobs), chunk_size, slots)
+        futures = [client.submit(_run_chunk, *task, c, pure=False) for c in _chunks(jobs, size)]
+        try:
+            for future in distributed.as_completed(futures):
+                on_chunk(future.result())
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+
+def _analysis_name(analysis: Analysis) -> str:
+    target = analysis if hasattr(analysis, "__qualname__") else type(analysis)
+    return f"{getattr(target, '__module__', '?')}.{target.__qualname__}"
+
+
+def _fingerprint(scenario: Scenario) -> str:
+    """sha256 of ``repr(scenario)``: any change to the (frozen) scenario changes it."""
+    return hashlib.sha256(repr(scenario).encode("utf-8")).hexdigest()
+
+
+def _load_checkpoint(path: Path, meta: dict[str, Any]) -> pd.DataFrame | None:
+    """Rows of an earlier run with the same seed, scenario and analysis, or ``None``."""
+    if not path.exists():
+        return None
+    fix = f"fix: delete {path} to start over, or write to another file (--out / out=)"
+    try:
+        df = pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputFileError(f"cannot read the checkpoint {path} ({exc}); {fix}") from exc
+    stored = df.attrs.get(_META_KEY)
+    if not isinstance(stored, dict) or stored.get("format") != _FORMAT:
+        raise InputFileError(f"{path} is not a reawaken replicate checkpoint; {fix}")
+    differ = [
+        k for k in ("seed", "scenario", "scenario_sha256", "analysis") if stored.get(k) != meta[k]
+    ]
+    if differ:
+        what = ", ".join(f"{k} {stored.get(k)!r} (now {meta[k]!r})" for k in differ)
+        raise InputFileError(f"{path} holds replicates of another run: {what}; {fix}")
+    missing = set(COLUMNS) - set(df.columns)
+    if missing or df["rep"].duplicated().any():
+        raise InputFileError(f"{path} is a damaged replicate checkpoint; {fix}")
+    return df
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicateTable:
+    """Replicates of a study analysis, one row per replicate (columns :data:`COLUMNS`).
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Sorted by ``rep``; ``seed`` is ``"<entropy>/<rep>"``: ``SeedSequence(entropy,
+        spawn_key=(rep,))`` re-creates the replicate. Failed replicates have missing estimates
+        and their message in ``error``.
+    true_log_effect : float
+        The true log effect the estimates target (NaN when unknown).
+    scenario : str
+        Scenario name.
+    seed : int
+        Root seed.
+    computed : int
+        Replicates computed by this call (the rest were read from the checkpoint file).
+    """
+
+    data: pd.DataFrame
+    true_log_effect: float
+    scenario: str
+    seed: int
+    computed: int
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.data["error"].notna().sum())
+
+    def performance(
+        self, *, true_log_effect: float | None = None, level: float = 0.95, alpha: float = 0.05
+    ) -> Performance:
+        """:func:`performance` against ``true_log_effect`` (default: the table's own)."""
+        truth = self.true_log_effect if true_log_effect is None else true_log_effect
+        return performance(self, true_log_effect=truth, level=level, alpha=alpha)
+
+    def summary(self) -> str:
+        ok = self.data.loc[self.data["error"].isna()]
+        head = f"{self.scenario}: {len(self.data)} replicates (seed {self.seed}), "
+        head += f"{self.n_failed} failed"
+        if len(ok) == 0:
+            return head
+        logs = ok["log_estimate"].to_numpy()
+        mcse = logs.std(ddof=1) / np.sqrt(len(logs)) if len(logs) > 1 else np.nan
+        truth = "unknown" if np.isnan(self.true_log_effect) else f"{self.true_log_effect:.4f}"
+        return (
+            f"{head}; geometric-mean {ok['estimand'].iloc[0]} {np.exp(logs.mean()):.3f}, "
+            f"mean log {logs.mean():.4f} (MCSE {mcse:.4f}), mean SE {ok['se'].mean():.4f}, "
+            f"{ok['events'].mean():.1f} events; true log effect {truth}"
+        )
+
+
+def run_replicates(
+    scenario: Scenario,
+    analysis: Analysis | None = None,
+    *,
+    reps: int,
+    seed: int,
+    executor: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int = 50,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    n: int | None = None,
+    true_effect: float | None = None,
+) -> ReplicateTable:
+    """Simulate and analyse ``reps`` seeded replicates of a scenario.
+
+    Replicate ``i`` uses ``rng = default_rng(SeedSequence(seed).spawn(reps)[i])`` to simulate
+    ``simulate_cohort(scenario, rng)`` and then to run ``analysis(cohort.data, scenario, rng)``
+    (the same generator drives control sampling in matched designs). The table is identical,
+    bit for bit, for every executor, worker count and chunk size.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario to simulate.
+    analysis : callable, optional
+        ``(cohort, scenario, rng) -> Estimate``; default ``study_analysis(scenario)``. Must be
+        picklable (a module-level function) for the process and Dask executors.
+    reps : int
+        Number of replicates (>= 1).
+    seed : int
+        Root seed (>= 0) of the ``SeedSequence``.
+    executor : {"processes", "serial", "dask"}
+        Where replicates run: a ``ProcessPoolExecutor``, this process, or a Dask cluster.
+    workers : int, optional
+        Worker processes (default: all cores) for ``"processes"`` and a local Dask cluster.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``"tcp://host:8786"``); without it
+        ``executor="dask"`` starts a ``LocalCluster`` with one thread per worker.
+    chunk_size : int, default 50
+        Most replicates per task; pools use smaller chunks to give every worker about four.
+    out : str or path-like, optional
+        A ``.parquet`` checkpoint, rewritten atomically after each chunk. A rerun with the same
+        seed, scenario, ``n`` and analysis computes only the replicates it lacks (``reps`` may
+        grow); a file from another run is refused.
+    progress : bool, default False
+        Show a progress bar over replicates.
+    n : int, optional
+        Cohort size, replacing ``scenario.n``.
+    true_effect : float, optional
+        True effect on the ratio scale; ``true_log_effect = log(true_effect)`` (NaN if None).
+
+    Returns
+    -------
+    ReplicateTable
+
+    Raises
+    ------
+    ReawakenError
+        For invalid arguments (``reps``, ``seed``, ``executor``, ...) or a missing Dask.
+    InputFileError
+        If ``out`` is not ``.parquet``, or holds replicates of another run.
+    """
+    if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 1:
+        raise ReawakenError(f"reps must be a positive integer, got {reps!r}; fix: pass reps=100")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ReawakenError(f"seed must be a non-negative integer, got {seed!r}; fix: seed=2025")
+    if executor not in EXECUTORS:
+        raise ReawakenError(f"unknown executor {executor!r}; fix: use one of {EXECUTORS}")
+    if workers is not None and workers < 1:
+        raise ReawakenError(f"workers must be >= 1, got {workers}; fix: omit it for all cores")
+    if chunk_size < 1:
+        raise ReawakenError(f"chunk_size must be >= 1, got {chunk_size}")
+    if true_effect is not None and not true_effect > 0:
+        raise ReawakenError(f"true_effect is a ratio and must be > 0, got {true_effect}")
+    if n is not None:
+        scenario = scenario.with_n(n)
+    analysis = study_analysis(scenario) if analysis is None else analysis
+    truth = math.log(true_effect) if true_effect is not None else math.nan
+    seed, reps = int(seed), int(reps)
+    meta = {
+        "format": _FORMAT,
+        "seed": seed,
+        "reps": reps,
+        "scenario": scenario.name,
+        "scenario_sha256": _fingerprint(scenario),
+        "analysis": _analysis_name(analysis),
+    }
+    path = None if out is None else Path(out)
+    if path is not None and path.suffix.lower() != ".parquet":
+        raise InputFileError(f"checkpoint {path} must be a .parquet file; fix: --out run.parquet")
+
+    done: dict[int, Row] = {}
+    previous = _load_checkpoint(path, meta) if path is not None else None
+    if previous is not None:
+        done = {int(r["rep"]): r for r in previous.to_dict("records")}
+        meta["reps"] = max(reps, int(meta["reps"]), int(previous.attrs[_META_KEY]["reps"]))
+    children = np.random.SeedSequence(seed).spawn(reps)
+    jobs = [(i, children[i]) for i in range(reps) if i not in done]
+
+    def save() -> None:
+        table = _tidy(list(done.values()), truth)
+        table.attrs[_META_KEY] = meta
+        write_table(table, path)
+
+    with tqdm(
+        total=reps,
+        initial=reps - len(jobs),
+        disable=not progress,
+        unit="rep",
+        desc=scenario.name,
+    ) as bar:
+
+        def on_chunk(rows: list[Row]) -> None:
+            done.update((r["rep"], r) for r in rows)
+            if path is not None:
+                save()
+            bar.update(len(rows))
+
+        if jobs:
+            _execute(
+                executor,
+                (scenario, analysis),
+                jobs,
+                workers=workers,
+                scheduler=scheduler,
+                chunk_size=chunk_size,
+                on_chunk=on_chunk,
+            )
+    data = _tidy([done[i] for i in range(reps)], truth)
+    return ReplicateTable(data, truth, scenario.name, seed, computed=len(jobs))
+
+
+# --------------------------------------------------------------------------------- performance
+
+
+@dataclass(frozen=True, eq=False)
+class Performance:
+    """ADEMP performance measures with Monte Carlo SEs (Morris, White & Crowther 2019).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Tidy: ``measure`` (one of :data:`MEASURES`), ``estimate``, ``mcse``.
+    n_reps : int
+        Replicates with an estimate (``n_sim`` in the formulas).
+    n_failed : int
+        Replicates without one (analysis error or non-finite estimate or SE), excluded.
+    true_log_effect, level, alpha : float
+        The truth ``theta``, the confidence level and the test size used.
+    """
+
+    table: pd.DataFrame
+    n_reps: int
+    n_failed: int
+    true_log_effect: float
+    level: float
+    alpha: float
+
+    def estimate(self, measure: str) -> float:
+        return float(self._row(measure)["estimate"])
+
+    def mcse(self, measure: str) -> float:
+        return float(self._row(measure)["mcse"])
+
+    def _row(self, measure: str) -> pd.Series:
+        if measure not in MEASURES:
+            raise ReawakenError(f"unknown measure {measure!r}; fix: use one of {MEASURES}")
+        return self.table.set_index("measure").loc[measure]
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.n_reps} replicates ({self.n_failed} failed, excluded); true log effect "
+            f"{self.true_log_effect:.4f}, {100 * self.level:g}% CIs, alpha {self.alpha:g}",
+        ]
+        width = max(len(m) for m in MEASURES)
+        for r in self.table.itertuples(index=False):
+            lines.append(f"  {r.measure:<{width}}  {r.estimate: .4f}  (MCSE {r.mcse:.4f})")
+        return "\n".join(lines)
+
+
+def performance(
+    table_or_df: ReplicateTable | pd.DataFrame,
+    *,
+    true_log_effect: float,
+    level: float = 0.95,
+    alpha: float = 0.05,
+) -> Performance:
+    r"""ADEMP performance of the log-scale estimates, each with its Monte Carlo SE.
+
+    With ``n`` usable replicates, estimates :math:`\hat\theta_i`, model SEs :math:`s_i`, truth
+    :math:`\theta`, :math:`\bar\theta = \frac1n\sum\hat\theta_i`, :math:`z = \Phi^{-1}(\frac12 +
+    \frac{level}2)`, Morris, White & Crowther (Stat Med 2019, Table 6):
+
+    * mean: :math:`\bar\theta`, MCSE :math:`\mathrm{EmpSE}/\sqrt n` (``mean_log_estimate``);
+    * bias :math:`\bar\theta - \theta`, MCSE :math:`\mathrm{EmpSE}/\sqrt n`; relative bias
+      :math:`(\bar\theta - \theta)/\theta` and MCSE divided by :math:`|\theta|` (NaN if
+      :math:`\theta = 0`);
+    * empirical SE :math:`\sqrt{\frac1{n-1}\sum(\hat\theta_i-\bar\theta)^2}`, MCSE
+      :math:`\mathrm{EmpSE}/\sqrt{2(n-1)}`;
+    * model SE :math:`\sqrt{\frac1n\sum s_i^2}`, MCSE :math:`\sqrt{V/(4n\,\mathrm{ModSE}^2)}`,
+      :math:`V = \frac1{n-1}\sum(s_i^2 - \overline{s^2})^2`;
+    * relative % error in model SE :math:`100(\mathrm{ModSE}/\mathrm{EmpSE} - 1)`, MCSE
+      :math:`100\frac{\mathrm{ModSE}}{\mathrm{EmpSE}}\sqrt{\frac{V}{4n\,\mathrm{ModSE}^4} +
+      \frac1{2(n-1)}}`;
+    * MSE :math:`\frac1n\sum(\hat\theta_i-\theta)^2`, MCSE
+      :math:`\sqrt{\sum[(\hat\theta_i-\theta)^2 - \mathrm{MSE}]^2/(n(n-1))}`;
+    * coverage :math:`\frac1n\sum 1\{|\hat\theta_i - \theta| \le z s_i\}` and bias-eliminated
+      coverage (:math:`\bar\theta` in place of :math:`\theta`), MCSE :math:`\sqrt{p(1-p)/n}`;
+    * rejection rate (power, or type I error when :math:`\theta = 0`)
+      :math:`\frac1n\sum 1\{p_i < \alpha\}` with the two-sided Wald p-values ``p_value``,
+      MCSE :math:`\sqrt{p(1-p)/n}`.
+
+    Parameters
+    ----------
+    table_or_df : ReplicateTable or pandas.DataFrame
+        Needs ``log_estimate``, ``se`` and ``p_value``; rows with an ``error`` or a non-finite
+        estimate or SE are excluded and counted in ``n_failed``.
+    true_log_effect : float
+        :math:`\theta`; NaN leaves the measures that need it NaN.
+    level : float, default 0.95
+        Confidence level of the Wald intervals used for coverage.
+    alpha : float, default 0.05
+        Test size for the rejection rate.
+
+    Returns
+    -------
+    Performance
+    """
+    df = table_or_df.data if isinstance(table_or_df, ReplicateTable) else table_or_df
+    missing = [c for c in ("log_estimate", "se", "p_value") if c not in df.columns]
+    if missing:
+        raise AnalysisError(f"replicate table lacks column(s) {missing}; fix: use run_replicates")
+    if not (0 < level < 1 and 0 < alpha < 1):
+        raise ReawakenError(f"level and alpha must lie in (0, 1), got {level} and {alpha}")
+    est = df["log_estimate"].to_numpy(dtype=float)
+    se = df["se"].to_numpy(dtype=float)
+    ok = np.isfinite(est) & np.isfinite(se)
+    if "error" in df.columns:
+        ok &= df["error"].isna().to_numpy()
+    n = int(ok.sum())
+    if n < 2:
+        raise AnalysisError(
+            f"performance needs at least 2 replicates with an estimate, got {n} of {len(df)}; "
+            "fix: run more replicates or a larger cohort"
+        )
+    theta = float(true_log_effect)
+    x, s, p = est[ok], se[ok], df["p_value"].to_numpy(dtype=float)[ok]
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    mean = x.mean()
+    emp = x.std(ddof=1)
+    mc_mean = emp / np.sqrt(n)
+    var_i = s**2
+    mod = np.sqrt(var_i.mean())
+    v = var_i.var(ddof=1)
+    sq = (x - theta) ** 2
+    mse = sq.mean()
+    rows = [
+        ("mean_log_estimate", mean, mc_mean),
+        ("bias", mean - theta, mc_mean),
+        (
+            "relative_bias",
+            (mean - theta) / theta if theta != 0 else np.nan,
+            mc_mean / abs(theta) if theta != 0 else np.nan,
+        ),
+        ("empirical_se", emp, emp / np.sqrt(2 * (n - 1))),
+        ("model_se", mod, np.sqrt(v / (4 * n * mod**2))),
+        (
+            "relative_error_model_se",
+            100 * (mod / emp - 1),
+            100 * (mod / emp) * np.sqrt(v / (4 * n * mod**4) + 1 / (2 * (n - 1))),
+        ),
+        ("mse", mse, np.sqrt(((sq - mse) ** 2).sum() / (n * (n - 1)))),
+        _proportion("coverage", np.abs(x - theta) <= z * s, known=np.isfinite(theta)),
+        _proportion("bias_eliminated_coverage", np.abs(x - mean) <= z * s),
+        _proportion("rejection_rate", p < alpha),
+    ]
+    table = pd.DataFrame(rows, columns=["measure", "estimate", "mcse"])
+    table[["estimate", "mcse"]] = table[["estimate", "mcse"]].astype("float64")
+    return Performance(table, n, len(df) - n, theta, float(level), float(alpha))
+
+
+def _proportion(name: str, hits: np.ndarray, known: bool = True) -> tuple[str, float, float]:
+    """A proportion and its binomial MCSE ``sqrt(p (1 - p) / n)``."""
+    if not known:
+        return name, np.nan, np.nan
+    p = float(hits.mean())
+    return name, p, float(np.sqrt(p * (1 - p) / hits.size))
+
+
+def reps_for_mcse(
+    *,
+    target_mcse: float,
+    measure: str,
+    empirical_se: float | None = None,
+    coverage: float | None = None,
+    power: float | None = None,
+) -> int:
+    r"""Replicates needed for a target Monte Carlo SE (Morris et al. 2019, section 5.3).
+
+    * ``"bias"`` (or ``"mean_log_estimate"``): :math:`n = (\mathrm{EmpSE}/\mathrm{MCSE})^2`,
+      needs ``empirical_se``;
+    * ``"empirical_se"``: :math:`n = 1 + \mathrm{EmpSE}^2 / (2\,\mathrm{MCSE}^2)`;
+    * ``"coverage"`` / ``"bias_eliminated_coverage"``: :math:`n = p(1-p)/\mathrm{MCSE}^2`
+      with ``p = coverage``; ``"rejection_rate"`` / ``"power"``: the same with ``p = power``.
+      An unknown proportion takes the worst case ``p = 0.5``.
+
+    E.g. coverage 0.95 within MCSE 0.005 needs 1900 replicates; worst case 0.5 within 0.01
+    needs 2500.
+
+    Returns
+    -------
+    int
+        The smallest whole number of replicates reaching ``target_mcse``.
+    """
+    if not target_mcse > 0:
+        raise ReawakenError(f"target_mcse must be > 0, got {target_mcse}")
+    if measure in ("bias", "mean_log_estimate", "empirical_se"):
+        if empirical_se is None or not empirical_se > 0:
+            raise ReawakenError(
+                f"measure {measure!r} needs empirical_se > 0 (from a pilot run), got {empirical_se}"
+            )
+        ratio = (empirical_se / target_mcse) ** 2
+        need = ratio if measure != "empirical_se" else 1 + ratio / 2
+    elif measure in ("coverage", "bias_eliminated_coverage", "rejection_rate", "power"):
+        p = coverage if measure.endswith("coverage") else power
+        p = 0.5 if p is None else float(p)
+        if not 0 <= p <= 1:
+            raise ReawakenError(f"a proportion must lie in [0, 1], got {p}")
+        need = p * (1 - p) / target_mcse**2
+    else:
+        raise ReawakenError(
+            f"unknown measure {measure!r}; fix: use bias, empirical_se, coverage, "
+            "bias_eliminated_coverage, rejection_rate or power"
+        )
+    return max(1, math.ceil(round(need, 9)))
