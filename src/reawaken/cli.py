@@ -19,6 +19,7 @@ import numpy as np
 from . import __version__, schema
 from .analysis.study import study_analysis, time_varying_cox_hr
 from .calibration import check_calibration
+from .cli_power import add_power_parser
 from .errors import CohortError, ReawakenError
 from .findings import list_findings, load_finding
 from .io import read_cohort, write_table
@@ -254,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_analyze)
+
+    add_power_parser(sub, _Parser, DEFAULT_SEED)
 
     p = sub.add_parser("reproduce", help="simulate the calibrated presets and analyse them")
     p.add_argument(

@@ -1,0 +1,195 @@
+"""Simulation-based power and sample size for the full pipeline (simulate → design → estimate).
+
+For each grid point (cohort size ``n`` and/or true hazard ratio) the study analysis is run on
+``reps`` seeded replicates (:func:`reawaken.evaluate.run_replicates`); power is the share of
+replicates rejecting ``ratio = 1`` at ``alpha`` (two-sided Wald), with Monte Carlo SE
+``sqrt(p (1 - p) / reps)`` (Morris, White & Crowther 2019). Every grid point uses the same root
+seed, so replicate ``i`` shares its random streams across points (common random numbers): the
+curve is smooth and differences between points are not swamped by Monte Carlo noise.
+
+Sample size: power at ``n`` follows ``Phi(a + b sqrt(n))`` for a Wald test whose information
+grows linearly in ``n``; :func:`sample_size_for_power` fits ``a, b`` by probit regression of the
+simulated rejection counts (statsmodels GLM, binomial, probit link) and solves for the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from ..errors import AnalysisError
+from ..evaluate import Analysis, run_replicates
+from ..scenario import Scenario
+from ..simulate.effects import EffectProfile
+
+POWER_COLUMNS = (
+    "n",
+    "hr",
+    "reps",
+    "failed",
+    "power",
+    "mcse",
+    "mean_log_estimate",
+    "geometric_mean_estimate",
+    "mean_se",
+    "mean_events",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PowerCurve:
+    """Simulated power per grid point (``table``) and the settings that produced it."""
+
+    table: pd.DataFrame
+    scenario: str
+    alpha: float
+    seed: int
+
+    def summary(self) -> str:
+        lines = [
+            f"simulated power, {self.scenario} (two-sided alpha {self.alpha:g}, seed {self.seed}):"
+        ]
+        for r in self.table.itertuples():
+            hr = "scenario effect" if np.isnan(r.hr) else f"HR {r.hr:.3g}"
+            lines.append(
+                f"  n={r.n:>8,}  {hr:<16} power {r.power:.3f} (MCSE {r.mcse:.3f}), "
+                f"mean estimate {r.geometric_mean_estimate:.3f}, {r.mean_events:.0f} "
+                f"events, {r.reps} reps"
+            )
+        return "\n".join(lines)
+
+
+def with_constant_hr(scenario: Scenario, hr: float) -> Scenario:
+    """The scenario with a constant true hazard ratio ``hr`` from infection onward."""
+    if not hr > 0:
+        raise AnalysisError(f"hazard ratios must be > 0, got {hr}")
+    return replace(scenario, effect=EffectProfile.constant(hr))
+
+
+def simulate_power(
+    scenario: Scenario,
+    *,
+    n_grid: Sequence[int] | None = None,
+    hr_grid: Sequence[float] | None = None,
+    reps: int,
+    seed: int,
+    alpha: float = 0.05,
+    analysis: Analysis | None = None,
+    executor: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> PowerCurve:
+    """Power of the scenario's study analysis over a grid of cohort sizes and true HRs.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Any scenario (windowed effects and biases included); its ``[design]`` picks the analysis.
+    n_grid : sequence of int, optional
+        Cohort sizes (default: the scenario's ``n``).
+    hr_grid : sequence of float, optional
+        Constant true hazard ratios replacing the scenario's effect profile (default: keep it).
+    reps, seed : int
+        Replicates per grid point and the root seed shared by all points (common random numbers).
+    alpha : float
+        Two-sided significance level.
+    """
+    if not 0 < alpha < 1:
+        raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
+    ns = [scenario.n] if n_grid is None else [int(v) for v in n_grid]
+    if any(v < 1 for v in ns):
+        raise AnalysisError(f"cohort sizes must be positive, got {ns}")
+    hrs = [float("nan")] if hr_grid is None else [float(v) for v in hr_grid]
+    rows = []
+    for hr in hrs:
+        sc = scenario if np.isnan(hr) else with_constant_hr(scenario, hr)
+        for n in ns:
+            table = run_replicates(
+                sc,
+                analysis,
+                reps=reps,
+                seed=seed,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                n=n,
+                progress=progress,
+            ).data
+            ok = table["p_value"].notna()
+            p = float((table.loc[ok, "p_value"] < alpha).mean()) if ok.any() else float("nan")
+            k = int(ok.sum())
+            log_est = table.loc[ok, "log_estimate"]
+            rows.append(
+                {
+                    "n": n,
+                    "hr": hr,
+                    "reps": k,
+                    "failed": int((~ok).sum()),
+                    "power": p,
+                    "mcse": float(np.sqrt(p * (1 - p) / k)) if k else float("nan"),
+                    "mean_log_estimate": float(log_est.mean()),
+                    "geometric_mean_estimate": float(np.exp(log_est.mean())),
+                    "mean_se": float(table.loc[ok, "se"].mean()),
+                    "mean_events": float(table.loc[ok, "events"].mean()),
+                }
+            )
+    return PowerCurve(pd.DataFrame(rows, columns=list(POWER_COLUMNS)), scenario.name, alpha, seed)
+
+
+@dataclass(frozen=True, eq=False)
+class SampleSizeResult:
+    """Cohort size reaching ``target`` power, from a probit fit of power on ``sqrt(n)``."""
+
+    n_required: int
+    target: float
+    intercept: float
+    slope_sqrt_n: float
+    curve: PowerCurve
+
+    def predicted_power(self, n: np.ndarray | Sequence[int]) -> np.ndarray:
+        return stats.norm.cdf(self.intercept + self.slope_sqrt_n * np.sqrt(np.asarray(n, float)))
+
+    def summary(self) -> str:
+        return (
+            f"n = {self.n_required:,} for {self.target:.0%} power (probit fit "
+            f"Phi({self.intercept:.3f} + {self.slope_sqrt_n:.5f} sqrt(n)) over "
+            f"{len(self.curve.table)} simulated sizes)\n" + self.curve.summary()
+        )
+
+
+def sample_size_for_power(
+    scenario: Scenario,
+    *,
+    n_grid: Sequence[int],
+    target: float = 0.8,
+    reps: int,
+    seed: int,
+    alpha: float = 0.05,
+    **kwargs,
+) -> SampleSizeResult:
+    """Cohort size giving ``target`` power: simulate ``n_grid`` (common random numbers), fit
+    ``power(n) = Phi(a + b sqrt(n))`` by binomial probit regression, solve for the target."""
+    if not 0 < target < 1:
+        raise AnalysisError(f"target power must be in (0, 1), got {target}")
+    if len(set(n_grid)) < 2:
+        raise AnalysisError("n_grid needs at least two different cohort sizes to fit a curve")
+    curve = simulate_power(scenario, n_grid=n_grid, reps=reps, seed=seed, alpha=alpha, **kwargs)
+    t = curve.table
+    hits = np.round(t["power"] * t["reps"]).to_numpy()
+    endog = np.column_stack([hits, t["reps"].to_numpy() - hits])
+    exog = sm.add_constant(np.sqrt(t["n"].to_numpy(float)))
+    fit = sm.GLM(endog, exog, family=sm.families.Binomial(sm.families.links.Probit())).fit()
+    a, b = (float(v) for v in fit.params)
+    if b <= 0:
+        raise AnalysisError(
+            "simulated power does not increase with n over this grid; widen the grid or add "
+            "replicates"
+        )
+    n_req = int(np.ceil(((stats.norm.ppf(target) - a) / b) ** 2))
+    return SampleSizeResult(n_req, target, a, b, curve)
