@@ -61,7 +61,7 @@ def truth():
 def dask_scheduler():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -217,7 +217,10 @@ def test_replicate_table_contract(flatiron, serial_table):
     ("executor", "workers", "chunk_size"),
     [("processes", 2, 50), ("processes", 1, 50), ("processes", 2, 3)],
 )
-def test_processes_identical_to_serial(flatiron, serial_table, executor, workers, chunk_size):
+def test_processes_identical_to_serial(
+    flatiron, serial_table, executor, workers, chunk_size, tmp_path
+):
+    out = tmp_path / "p.parquet"
     table = run_replicates(
         flatiron,
         reps=8,
@@ -226,8 +229,10 @@ def test_processes_identical_to_serial(flatiron, serial_table, executor, workers
         executor=executor,
         workers=workers,
         chunk_size=chunk_size,
+        out=out,
     )
     pd.testing.assert_frame_equal(table.data, serial_table.data, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), serial_table.data, check_exact=True)
 
 
 def test_dask_identical_to_serial(flatiron, serial_table, dask_scheduler):
@@ -235,6 +240,21 @@ def test_dask_identical_to_serial(flatiron, serial_table, dask_scheduler):
         flatiron, reps=8, seed=5, n=3000, executor="dask", scheduler=dask_scheduler
     )
     pd.testing.assert_frame_equal(table.data, serial_table.data, check_exact=True)
+
+
+def test_dask_local_cluster_identical_to_serial(flatiron, serial_table):
+    pytest.importorskip("distributed")
+    table = run_replicates(flatiron, reps=3, seed=5, n=3000, executor="dask", workers=1)
+    pd.testing.assert_frame_equal(table.data, serial_table.data.iloc[:3], check_exact=True)
+
+
+def broken_analysis(cohort, scenario, rng):
+    raise RuntimeError("a bug, not a data problem")
+
+
+def test_only_reawaken_errors_are_recorded(truth):
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_replicates(truth, broken_analysis, reps=2, seed=1, executor="serial")
 
 
 def test_dask_missing_is_a_clear_error(flatiron, monkeypatch):
@@ -252,6 +272,8 @@ def test_invalid_arguments(flatiron):
         run_replicates(flatiron, reps=2, seed=1, executor="threads")
     with pytest.raises(InputFileError, match="parquet"):
         run_replicates(flatiron, reps=2, seed=1, out="x.csv")
+    with pytest.raises(ReawakenError, match="scheduler"):
+        run_replicates(flatiron, reps=2, seed=1, scheduler="tcp://localhost:8786")
 
 
 def test_resume_computes_only_missing(truth, tmp_path):

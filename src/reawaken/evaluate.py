@@ -181,7 +181,7 @@ def _execute(
                     n_workers=workers or _cores(),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                 )
             )
@@ -259,6 +259,7 @@ class ReplicateTable:
 
     @property
     def n_failed(self) -> int:
+        """Replicates whose analysis raised a ReawakenError."""
         return int(self.data["error"].notna().sum())
 
     def performance(
@@ -269,6 +270,7 @@ class ReplicateTable:
         return performance(self, true_log_effect=truth, level=level, alpha=alpha)
 
     def summary(self) -> str:
+        """One line: replicates, failures, geometric-mean estimate with MCSE, mean SE, truth."""
         ok = self.data.loc[self.data["error"].isna()]
         head = f"{self.scenario}: {len(self.data)} replicates (seed {self.seed}), "
         head += f"{self.n_failed} failed"
@@ -358,62 +360,42 @@ def run_replicates(
         raise ReawakenError(f"workers must be >= 1, got {workers}; fix: omit it for all cores")
     if chunk_size < 1:
         raise ReawakenError(f"chunk_size must be >= 1, got {chunk_size}")
+    if scheduler is not None and executor != "dask":
+        raise ReawakenError(f"a scheduler address needs executor='dask', not {executor!r}")
     if true_effect is not None and not true_effect > 0:
         raise ReawakenError(f"true_effect is a ratio and must be > 0, got {true_effect}")
-    if n is not None:
-        scenario = scenario.with_n(n)
+    scenario = scenario if n is None else scenario.with_n(n)
     analysis = study_analysis(scenario) if analysis is None else analysis
     truth = math.log(true_effect) if true_effect is not None else math.nan
     seed, reps = int(seed), int(reps)
-    meta = {
-        "format": _FORMAT,
-        "seed": seed,
-        "reps": reps,
-        "scenario": scenario.name,
-        "scenario_sha256": _fingerprint(scenario),
-        "analysis": _analysis_name(analysis),
-    }
+    meta = {"format": _FORMAT, "seed": seed, "reps": reps, "scenario": scenario.name}
+    meta |= {"scenario_sha256": _fingerprint(scenario), "analysis": _analysis_name(analysis)}
     path = None if out is None else Path(out)
     if path is not None and path.suffix.lower() != ".parquet":
         raise InputFileError(f"checkpoint {path} must be a .parquet file; fix: --out run.parquet")
-
+    previous = None if path is None else _load_checkpoint(path, meta)
     done: dict[int, Row] = {}
-    previous = _load_checkpoint(path, meta) if path is not None else None
     if previous is not None:
         done = {int(r["rep"]): r for r in previous.to_dict("records")}
-        meta["reps"] = max(reps, int(meta["reps"]), int(previous.attrs[_META_KEY]["reps"]))
+        meta["reps"] = max(reps, int(previous.attrs[_META_KEY]["reps"]))
     children = np.random.SeedSequence(seed).spawn(reps)
     jobs = [(i, children[i]) for i in range(reps) if i not in done]
 
-    def save() -> None:
-        table = _tidy(list(done.values()), truth)
-        table.attrs[_META_KEY] = meta
-        write_table(table, path)
+    bar = tqdm(total=reps, initial=reps - len(jobs), disable=not progress, unit="rep")
+    bar.set_description(scenario.name)
 
-    with tqdm(
-        total=reps,
-        initial=reps - len(jobs),
-        disable=not progress,
-        unit="rep",
-        desc=scenario.name,
-    ) as bar:
+    def on_chunk(rows: list[Row]) -> None:
+        done.update((r["rep"], r) for r in rows)
+        if path is not None:
+            table = _tidy(list(done.values()), truth)
+            table.attrs[_META_KEY] = meta
+            write_table(table, path)
+        bar.update(len(rows))
 
-        def on_chunk(rows: list[Row]) -> None:
-            done.update((r["rep"], r) for r in rows)
-            if path is not None:
-                save()
-            bar.update(len(rows))
-
+    with bar:
         if jobs:
-            _execute(
-                executor,
-                (scenario, analysis),
-                jobs,
-                workers=workers,
-                scheduler=scheduler,
-                chunk_size=chunk_size,
-                on_chunk=on_chunk,
-            )
+            opts = {"workers": workers, "scheduler": scheduler, "chunk_size": chunk_size}
+            _execute(executor, (scenario, analysis), jobs, on_chunk=on_chunk, **opts)
     data = _tidy([done[i] for i in range(reps)], truth)
     return ReplicateTable(data, truth, scenario.name, seed, computed=len(jobs))
 
@@ -445,9 +427,11 @@ class Performance:
     alpha: float
 
     def estimate(self, measure: str) -> float:
+        """The estimate of one of :data:`MEASURES`."""
         return float(self._row(measure)["estimate"])
 
     def mcse(self, measure: str) -> float:
+        """The Monte Carlo SE of one of :data:`MEASURES`."""
         return float(self._row(measure)["mcse"])
 
     def _row(self, measure: str) -> pd.Series:
@@ -456,6 +440,7 @@ class Performance:
         return self.table.set_index("measure").loc[measure]
 
     def summary(self) -> str:
+        """A header line, then one line per measure: estimate (MCSE)."""
         lines = [
             f"{self.n_reps} replicates ({self.n_failed} failed, excluded); true log effect "
             f"{self.true_log_effect:.4f}, {100 * self.level:g}% CIs, alpha {self.alpha:g}",

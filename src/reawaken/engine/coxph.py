@@ -104,15 +104,19 @@ def _terms(data: _Data, beta: np.ndarray, *, second: bool = True):
     eta = x @ beta
     shift = eta.max() if eta.size else 0.0
     r = w * np.exp(eta - shift)
-    rx = r[:, None] * x
     s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, x.shape[1])
     e0 = _tied_sums(data, r)
-    e1 = _tied_sums(data, rx)
+    ev_rx = r[idx.event_rows, None] * x[idx.event_rows]  # event rows only: small
+    e1 = (
+        np.add.reduceat(ev_rx, idx.group_starts, axis=0)
+        if idx.event_rows.size
+        else np.zeros((0, x.shape[1]))
+    )
     wk = _tied_sums(data, w)
     dk = idx.ties.astype(float)
     p = x.shape[1]
     if second:
-        rxx = rx[idx.event_rows][:, :, None] * x[idx.event_rows][:, None, :]
+        rxx = ev_rx[:, :, None] * x[idx.event_rows][:, None, :]
         e2 = (
             np.add.reduceat(rxx, idx.group_starts, axis=0)
             if idx.event_rows.size

@@ -193,12 +193,22 @@ def cumulative_at_rows(index: RiskSetIndex, increments: np.ndarray, which: str) 
     return cum[upto] - cum[stratum_first]
 
 
+_TERM_BLOCK = 4
+
+
 def moment_design(x_sorted: np.ndarray) -> np.ndarray:
-    """Static per-row columns ``[1, x, upper-triangle of x x']`` for :func:`risk_set_moments`
-    (built once per data set; every Newton step then needs one multiply by the risk ``r``)."""
-    p = x_sorted.shape[1]
+    """Static per-row terms ``[1, x, upper-triangle of x x']`` for :func:`risk_set_moments`,
+    stored transposed (terms × rows, C-contiguous) so segment sums run along contiguous memory.
+    Built once per data set, filled in place (no large temporaries); every Newton step then
+    needs one multiply by the risk ``r``."""
+    n, p = x_sorted.shape
     iu, ju = np.triu_indices(p)
-    return np.hstack([np.ones((x_sorted.shape[0], 1)), x_sorted, x_sorted[:, iu] * x_sorted[:, ju]])
+    z = np.empty((1 + p + iu.size, n))
+    z[0] = 1.0
+    z[1 : 1 + p] = x_sorted.T
+    for k, (i, j) in enumerate(zip(iu, ju, strict=True)):
+        np.multiply(z[1 + i], z[1 + j], out=z[1 + p + k])
+    return z
 
 
 def risk_set_moments(
@@ -210,11 +220,12 @@ def risk_set_moments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Risk-set sums ``S0 = sum r``, ``S1 = sum r x`` and ``S2 = sum r x x'`` at every event time.
 
-    ``z_by_stop`` / ``z_by_start`` are :func:`moment_design` of the covariates sorted by the
+    ``z_by_stop`` / ``z_by_start`` are :func:`moment_design` (terms × rows) of the covariates
+    sorted by the
     index's stop and start orders, so each call gathers only ``r`` and does one pass of segment
     sums over the rows.
     """
-    total = np.zeros((index.n_event_times, z_by_stop.shape[1]))
+    total = np.zeros((index.n_event_times, z_by_stop.shape[0]))
     for order, z, bounds, lo, hi, sign in (
         (index.stop_order, z_by_stop, index.stop_bounds, index.stop_lo_seg, index.stop_hi_seg, 1.0),
         (
@@ -228,9 +239,13 @@ def risk_set_moments(
     ):
         if order.size == 0:
             continue
-        segs = np.add.reduceat(r[order][:, None] * z, bounds, axis=0)
-        prefix = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(segs, axis=0)])
-        total += sign * (prefix[hi] - prefix[lo])
+        rs = r[order]
+        segs = np.empty((z.shape[0], bounds.size))
+        for lo_term in range(0, z.shape[0], _TERM_BLOCK):  # bounded temporaries on big data
+            block = slice(lo_term, lo_term + _TERM_BLOCK)
+            segs[block] = np.add.reduceat(z[block] * rs, bounds, axis=1)
+        prefix = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(segs, axis=1)], axis=1)
+        total += sign * (prefix[:, hi] - prefix[:, lo]).T
     iu, ju = np.triu_indices(p)
     s2 = np.empty((total.shape[0], p, p))
     s2[:, iu, ju] = total[:, 1 + p :]
