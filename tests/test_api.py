@@ -3,6 +3,17 @@
 import reawaken
 
 PUBLIC_API = [
+    "ReplicateTable",
+    "run_replicates",
+    "Performance",
+    "performance",
+    "reps_for_mcse",
+    "freedman",
+    "minimum_detectable_hr",
+    "schoenfeld",
+    "design_analysis",
+    "sample_size_for_power",
+    "simulate_power",
     "cumulative_incidence",
     "fit_cause_specific_cox",
     "gray_test",

@@ -13,7 +13,20 @@ import pytest
 from reawaken.cli import build_parser, main
 from reawaken.io import frame_sha256, read_cohort
 
-COMMANDS = ["scenarios", "simulate", "validate", "reproduce"]
+COMMANDS = [
+    "scenarios",
+    "simulate",
+    "validate",
+    "analyze",
+    "reproduce",
+    "power",
+    "power events",
+    "power n",
+    "power hr",
+    "power achieved",
+    "power simulate",
+    "power design",
+]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -25,14 +38,33 @@ def run(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert exc.value.code == 0
     assert "usage: reawaken" in capsys.readouterr().out
 
 
+def _leaf_parsers(parser, prefix=""):
+    subs = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    if not subs:
+        yield prefix.strip(), parser
+        return
+    for name, child in subs[0].choices.items():
+        yield from _leaf_parsers(child, f"{prefix} {name}")
+
+
 def test_every_printing_command_takes_json():
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    for name, parser in sub.choices.items():
+    leaves = dict(_leaf_parsers(build_parser()))
+    assert {
+        "scenarios",
+        "simulate",
+        "validate",
+        "analyze",
+        "reproduce",
+        "power events",
+        "power simulate",
+        "power design",
+    } <= set(leaves)
+    for name, parser in leaves.items():
         assert any("--json" in a.option_strings for a in parser._actions), name
 
 

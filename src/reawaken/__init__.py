@@ -26,8 +26,13 @@ from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density, match_propensity
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
 from .estimate import Estimate
+from .evaluate import ReplicateTable, run_replicates
 from .findings import ReportedFinding, list_findings, load_finding
 from .io import cohort_from_dates, frame_sha256, read_cohort, write_table
+from .performance import Performance, performance, reps_for_mcse
+from .power.analytic import freedman, minimum_detectable_hr, schoenfeld
+from .power.design_analysis import design_analysis
+from .power.simulation import sample_size_for_power, simulate_power
 from .scenario import Scenario, list_presets, load_scenario, parse_scenario_text
 from .schema import CohortCheck, validate_cohort
 from .simulate.cohort import Cohort, simulate_cohort
@@ -47,13 +52,16 @@ __all__ = [
     "Estimate",
     "InputFileError",
     "ModelResult",
+    "Performance",
     "ReawakenError",
+    "ReplicateTable",
     "ReportedFinding",
     "Scenario",
     "ScenarioError",
     "__version__",
     "cohort_from_dates",
     "cumulative_incidence",
+    "design_analysis",
     "fit_cause_specific_cox",
     "fit_cox",
     "fit_fine_gray",
@@ -61,6 +69,7 @@ __all__ = [
     "fit_naive_ever_exposed",
     "fit_time_varying_cox",
     "frame_sha256",
+    "freedman",
     "gray_test",
     "hr_by_window",
     "kaplan_meier",
@@ -73,10 +82,17 @@ __all__ = [
     "match_exposure_density",
     "match_propensity",
     "matched_odds_ratio",
+    "minimum_detectable_hr",
     "parse_scenario_text",
+    "performance",
     "ph_test",
     "read_cohort",
+    "reps_for_mcse",
+    "run_replicates",
+    "sample_size_for_power",
+    "schoenfeld",
     "simulate_cohort",
+    "simulate_power",
     "split_at_exposure",
     "study_analysis",
     "time_varying_cox_hr",
