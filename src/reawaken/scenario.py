@@ -42,7 +42,10 @@ DESIGN_ANALYSES = ("time_varying_cox", "matched_cox", "matched_or", "test_negati
 
 @dataclass(frozen=True)
 class CovariateSpec:
-    """One baseline covariate. ``normal`` effects act on ``x - center``; others on the code."""
+    """One baseline covariate. ``normal`` effects act on ``x - center``; others on the code.
+
+    ``observed = false`` makes it an *unmeasured* confounder: it acts in the simulation but is
+    written as ``true_<name>`` and left out of every analysis."""
 
     name: str
     kind: str
@@ -54,6 +57,7 @@ class CovariateSpec:
     p: float = 0.5
     levels: tuple[int, ...] = ()
     probs: tuple[float, ...] = ()
+    observed: bool = True
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,38 @@ class TestingSpec:
 
 
 @dataclass(frozen=True)
+class BiasSpec:
+    """Bias mechanisms acting in the data-generating process (see :mod:`reawaken.simulate.biases`).
+
+    * detection: a documented infection triggers chest imaging with ``detection_probability``,
+      at a uniform delay of up to ``detection_delay_days``; imaging finds outcomes that would
+      have surfaced within ``detection_lead_days`` after it (surveillance bias);
+    * cause-of-death misattribution: a competing death within ``misattribution_window_days``
+      after infection is recorded as the outcome with ``death_to_outcome``; an outcome death in
+      that window is recorded as a competing death with ``outcome_to_death``;
+    * informative censoring: the loss-to-follow-up hazard is multiplied by
+      ``loss_hr_after_infection`` after infection.
+    """
+
+    detection_probability: float = 0.0
+    detection_lead_days: float = 0.0
+    detection_delay_days: float = 14.0
+    death_to_outcome: float = 0.0
+    outcome_to_death: float = 0.0
+    misattribution_window_days: float = 30.0
+    loss_hr_after_infection: float = 1.0
+
+
+@dataclass(frozen=True)
+class NegativeControlSpec:
+    """A negative-control outcome infection does not cause (e.g. bone metastasis): its own
+    hazard model, sharing the covariates (and so the confounding) and the detection path."""
+
+    model: HazardModel
+    label: str = "negative-control outcome"
+
+
+@dataclass(frozen=True)
 class DesignSpec:
     """The study design the finding used, run by :func:`reawaken.analysis.study.study_analysis`.
 
@@ -134,6 +170,8 @@ class Scenario:
     death_after_infection: EffectProfile = field(default_factory=EffectProfile)
     testing: TestingSpec | None = None
     design: DesignSpec | None = None
+    biases: BiasSpec = field(default_factory=BiasSpec)
+    negative_control: NegativeControlSpec | None = None
     description: str = ""
     outcome_label: str = "outcome"
     competing_label: str = "competing death"
@@ -141,7 +179,12 @@ class Scenario:
 
     @property
     def covariate_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.covariates)
+        """Names of the observed covariates (unmeasured ones are left out)."""
+        return tuple(c.name for c in self.covariates if c.observed)
+
+    @property
+    def observed_covariates(self) -> tuple[CovariateSpec, ...]:
+        return tuple(c for c in self.covariates if c.observed)
 
     def with_n(self, n: int) -> Scenario:
         """The same scenario with another cohort size."""
@@ -290,15 +333,18 @@ def _parse_baseline(data: Any, path: str) -> BaselineHazard:
 
 def _parse_covariate(data: Any, path: str) -> CovariateSpec:
     allowed = {
-        "normal": ("name", "kind", "mean", "sd", "lower", "upper", "center"),
-        "binary": ("name", "kind", "p"),
-        "categorical": ("name", "kind", "levels", "probs"),
+        "normal": ("name", "kind", "mean", "sd", "lower", "upper", "center", "observed"),
+        "binary": ("name", "kind", "p", "observed"),
+        "categorical": ("name", "kind", "levels", "probs", "observed"),
     }
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario key '{path}' must be a table ([[covariates]])")
     kind = _Section({"kind": data.get("kind")}, path, ("kind",)).choice("kind", COVARIATE_KINDS)
     sec = _Section(data, path, allowed[kind])
     name = sec.text("name")
+    observed = sec.raw("observed", True)
+    if not isinstance(observed, bool):
+        raise ScenarioError(f"scenario key '{path}.observed' must be true or false")
     if not name.isidentifier() or name.startswith("true_"):
         raise ScenarioError(
             f"scenario key '{path}.name' = {name!r} must be a plain identifier not starting "
@@ -316,7 +362,7 @@ def _parse_covariate(data: Any, path: str) -> CovariateSpec:
             center=sec.number("center", mean),
         )
     if kind == "binary":
-        return CovariateSpec(name, kind, p=sec.number("p", lo=0, hi=1))
+        return CovariateSpec(name, kind, p=sec.number("p", lo=0, hi=1), observed=observed)
     levels = sec.numbers("levels")
     probs = sec.numbers("probs", lo=0)
     if any(v != int(v) for v in levels) or len(set(levels)) != len(levels):
@@ -325,7 +371,9 @@ def _parse_covariate(data: Any, path: str) -> CovariateSpec:
         raise ScenarioError(
             f"scenario key '{path}.probs' needs one probability per level, summing to 1"
         )
-    return CovariateSpec(name, kind, levels=tuple(int(v) for v in levels), probs=probs)
+    return CovariateSpec(
+        name, kind, levels=tuple(int(v) for v in levels), probs=probs, observed=observed
+    )
 
 
 def _parse_log_hr(
@@ -377,6 +425,19 @@ def _parse_intensity(sec: _Section) -> CalendarIntensity:
     return CalendarIntensity(sec.numbers("monthly_rate_per_year", lo=0))
 
 
+def _parse_biases(data: Any) -> BiasSpec:
+    sec = _Section(data, "biases", tuple(BiasSpec.__dataclass_fields__))
+    return BiasSpec(
+        detection_probability=sec.number("detection_probability", 0.0, lo=0, hi=1),
+        detection_lead_days=sec.number("detection_lead_days", 0.0, lo=0),
+        detection_delay_days=sec.number("detection_delay_days", 14.0, lo=0),
+        death_to_outcome=sec.number("death_to_outcome", 0.0, lo=0, hi=1),
+        outcome_to_death=sec.number("outcome_to_death", 0.0, lo=0, hi=1),
+        misattribution_window_days=sec.number("misattribution_window_days", 30.0, lo=0),
+        loss_hr_after_infection=sec.number("loss_hr_after_infection", 1.0, lo=0, lo_open=True),
+    )
+
+
 def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpec:
     sec = _Section(
         data, "design", ("analysis", "controls", "exact", "caliper", "test_window_days", "adjust")
@@ -426,6 +487,8 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             "death",
             "testing",
             "design",
+            "biases",
+            "negative_control",
         ),
     )
     fu = _Section(
@@ -489,6 +552,15 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             select,
         )
     design = _parse_design(top.raw("design"), covariates) if top.has("design") else None
+    biases = _parse_biases(top.raw("biases")) if top.has("biases") else BiasSpec()
+    negative_control = None
+    if top.has("negative_control"):
+        nc_model, nc_sec = _parse_hazard_model(
+            top.raw("negative_control"), "negative_control", covariates, extra=("label",)
+        )
+        negative_control = NegativeControlSpec(
+            nc_model, nc_sec.text("label", "negative-control outcome")
+        )
     finding = top.raw("finding", None)
     if finding is not None and not isinstance(finding, str):
         raise ScenarioError("scenario key 'finding' must be a string naming a reported finding")
@@ -504,6 +576,8 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         death_after_infection=death_after,
         testing=testing,
         design=design,
+        biases=biases,
+        negative_control=negative_control,
         description=top.text("description", ""),
         outcome_label=top.text("outcome_label", "outcome"),
         competing_label=top.text("competing_label", "competing death"),

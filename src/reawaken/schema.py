@@ -64,6 +64,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (ID, ENTRY_DAY, EXPOSURE_DAY, EVENT_DAY, EVE
 TIME_COLUMNS: tuple[str, ...] = (ENTRY_DAY, EXPOSURE_DAY, EVENT_DAY, TEST_DAY)
 EVENT_CODES: dict[int, str] = {0: "censored", 1: "outcome", 2: "competing death"}
 TRUTH_PREFIX = "true_"
+#: Optional negative-control outcome (e.g. bone metastasis): its day and a 0/1 indicator.
+NEGATIVE_CONTROL_COLUMNS = ("nc_event_day", "nc_event")
 
 _MAX_EXAMPLES = 5
 _DAYS_PER_YEAR = 365.25
@@ -144,10 +146,10 @@ def default_covariates(columns: Sequence[Any]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        Every column that is neither a required column, nor ``test_day``, nor a truth column
-        (prefix :data:`TRUTH_PREFIX`), in table order.
+        Every column that is neither a required column, nor ``test_day``, nor a negative-control
+        outcome column, nor a truth column (prefix :data:`TRUTH_PREFIX`), in table order.
     """
-    reserved = {*REQUIRED_COLUMNS, TEST_DAY}
+    reserved = {*REQUIRED_COLUMNS, TEST_DAY, *NEGATIVE_CONTROL_COLUMNS}
     return tuple(c for c in columns if c not in reserved and not str(c).startswith(TRUTH_PREFIX))
 
 

@@ -39,7 +39,7 @@ def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Model columns for the scenario's covariates: numeric as is, categorical as dummies
     (``stage_2, stage_3, ...`` against the first level)."""
     cols: dict[str, np.ndarray] = {}
-    for spec in scenario.covariates:
+    for spec in scenario.observed_covariates:
         x = cohort[spec.name].to_numpy()
         if spec.kind == "categorical":
             for level in spec.levels[1:]:

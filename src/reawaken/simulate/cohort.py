@@ -27,12 +27,15 @@ from tqdm.auto import tqdm
 
 from .. import schema
 from ..scenario import Scenario
+from .biases import detect_early, misattribute_deaths
 from .covariates import draw_covariates, linear_predictor
+from .effects import EffectProfile
 from .exposure import document
-from .hazards import DAYS_PER_YEAR, invert_piecewise_cumulative_hazard
+from .hazards import DAYS_PER_YEAR, Exponential, invert_piecewise_cumulative_hazard
 
 CHUNK_PERSONS = 250_000
 DEFAULT_SEED = 20250730  # publication date of Chia et al. (Nature, 30 July 2025)
+# New streams go at the end: children are numbered, so existing streams keep their draws.
 _STREAMS = (
     "covariates",
     "entry",
@@ -42,6 +45,9 @@ _STREAMS = (
     "death",
     "loss",
     "testing",
+    "detection",
+    "misattribution",
+    "negative_control",
 )
 
 
@@ -102,16 +108,27 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
         d_mult,
     )
     loss_draw = streams["loss"].standard_exponential(m)
+    bias = scenario.biases
     if fu.loss_rate_per_year > 0:
-        t_loss = entry + loss_draw / (fu.loss_rate_per_year / DAYS_PER_YEAR)
+        l_breaks, l_mult = EffectProfile.constant(bias.loss_hr_after_infection).breakpoints(offset)
+        t_loss = entry + invert_piecewise_cumulative_hazard(
+            Exponential(fu.loss_rate_per_year / DAYS_PER_YEAR),
+            loss_draw,
+            np.ones(m),
+            l_breaks,
+            l_mult,
+        )
     else:
         t_loss = np.full(m, np.inf)
+    end = np.full(m, float(fu.end_day))
 
-    t_end = np.minimum.reduce([t_out, t_death, t_loss, np.full(m, float(fu.end_day))])
-    event = np.where(t_out == t_end, 1, np.where(t_death == t_end, 2, 0)).astype(np.int64)
-
+    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
     infected = t_inf < t_end
     documented = document(infected, inf.documented_probability, streams["documentation"])
+    t_out = detect_early(t_out, t_inf, documented, bias, streams["detection"])
+    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
+    event = np.where(t_out == t_end, 1, np.where(t_death == t_end, 2, 0)).astype(np.int64)
+    event = misattribute_deaths(event, t_end, t_inf, bias, streams["misattribution"])
 
     test_day = None
     if scenario.testing is not None:
@@ -130,7 +147,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
         if test_day is not None:
             test_day = np.floor(test_day)
 
-    out = x
+    out = x.rename(columns={c.name: f"true_{c.name}" for c in specs if not c.observed})
     out.insert(0, schema.ID, 0)
     out[schema.ENTRY_DAY] = entry
     out[schema.EXPOSURE_DAY] = exposure_day
@@ -139,6 +156,22 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     out[schema.EVENT_DAY] = event_day
     out[schema.EVENT] = event
     out["true_infection_day"] = np.where(infected, t_inf, np.nan)
+    if scenario.negative_control is not None:
+        nc = scenario.negative_control.model
+        t_nc = entry + invert_piecewise_cumulative_hazard(
+            nc.baseline,
+            streams["negative_control"].standard_exponential(m),
+            np.exp(linear_predictor(x, specs, nc.log_hr)),
+            np.full((m, 1), np.inf),
+            np.ones((m, 2)),
+        )
+        t_nc = detect_early(t_nc, t_inf, documented, bias, streams["detection"].spawn(1)[0])
+        # censored at the main outcome too, so its exposure record stays complete
+        nc_end = np.minimum(t_nc, t_end)
+        out[schema.NEGATIVE_CONTROL_COLUMNS[0]] = (
+            np.ceil(nc_end) if fu.time_resolution == "day" else nc_end
+        )
+        out[schema.NEGATIVE_CONTROL_COLUMNS[1]] = (t_nc == nc_end).astype(np.int64)
     if scenario.testing is not None and scenario.testing.select_tested:
         out = out[documented | ~np.isnan(test_day)]
     return out
