@@ -26,6 +26,7 @@ COMMANDS = [
     "power achieved",
     "power simulate",
     "power design",
+    "stress",
 ]
 
 

@@ -20,6 +20,7 @@ from . import __version__, schema
 from .analysis.study import study_analysis, time_varying_cox_hr
 from .calibration import check_calibration
 from .cli_power import add_power_parser
+from .cli_stress import add_stress_parser
 from .errors import CohortError, ReawakenError
 from .findings import list_findings, load_finding
 from .io import read_cohort, write_table
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     add_power_parser(sub, _Parser, DEFAULT_SEED)
+    add_stress_parser(sub, DEFAULT_SEED)
 
     p = sub.add_parser("reproduce", help="simulate the calibrated presets and analyse them")
     p.add_argument(
