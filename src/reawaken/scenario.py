@@ -32,6 +32,7 @@ from .simulate.hazards import (
     PiecewiseConstant,
     Weibull,
 )
+from .spec_reader import Section
 
 PRESET_PACKAGE = "reawaken.findings.presets"
 COVARIATE_KINDS = ("normal", "binary", "categorical")
@@ -200,99 +201,6 @@ class Scenario:
 # ----------------------------------------------------------------------------------- parsing
 
 
-class _Section:
-    """A TOML table being parsed: tracks used keys so unknown ones can be reported."""
-
-    def __init__(self, data: Any, path: str, allowed: tuple[str, ...]):
-        if not isinstance(data, Mapping):
-            raise ScenarioError(f"scenario key '{path}' must be a table, e.g. [{path}]")
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ScenarioError(
-                f"unknown scenario key '{_join(path, unknown[0])}'; "
-                f"allowed keys in '{path or 'top level'}': {', '.join(allowed)}"
-            )
-        self.data = data
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return _join(self.path, name)
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def raw(self, name: str, default: Any = ..., *, required: bool = False) -> Any:
-        if name not in self.data:
-            if required or default is ...:
-                raise ScenarioError(f"missing scenario key '{self.key(name)}'")
-            return default
-        return self.data[name]
-
-    def number(
-        self,
-        name: str,
-        default: Any = ...,
-        *,
-        lo: float | None = None,
-        hi: float | None = None,
-        lo_open: bool = False,
-        integer: bool = False,
-    ) -> float:
-        value = self.raw(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ScenarioError(f"scenario key '{self.key(name)}' must be a number, got {value!r}")
-        value = float(value)
-        if not np.isfinite(value):
-            raise ScenarioError(f"scenario key '{self.key(name)}' must be finite, got {value}")
-        if integer and value != int(value):
-            raise ScenarioError(f"scenario key '{self.key(name)}' must be a whole number")
-        if lo is not None and (value < lo or (lo_open and value == lo)):
-            op = ">" if lo_open else ">="
-            raise ScenarioError(
-                f"scenario key '{self.key(name)}' must be {op} {lo:g}, got {value:g}"
-            )
-        if hi is not None and value > hi:
-            raise ScenarioError(f"scenario key '{self.key(name)}' must be <= {hi:g}, got {value:g}")
-        return value
-
-    def numbers(
-        self, name: str, default: Any = ..., *, lo: float | None = None
-    ) -> tuple[float, ...]:
-        value = self.raw(name, default)
-        if (
-            not isinstance(value, list | tuple)
-            or not value
-            or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
-        ):
-            raise ScenarioError(
-                f"scenario key '{self.key(name)}' must be a non-empty list of numbers, "
-                f"got {value!r}"
-            )
-        out = tuple(float(v) for v in value)
-        if lo is not None and any(v < lo for v in out):
-            raise ScenarioError(f"scenario key '{self.key(name)}' values must be >= {lo:g}")
-        return out
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: Any = ...) -> str:
-        value = self.raw(name, default)
-        if value not in allowed:
-            raise ScenarioError(
-                f"scenario key '{self.key(name)}' = {value!r} is not allowed; "
-                f"allowed values: {', '.join(allowed)}"
-            )
-        return value
-
-    def text(self, name: str, default: Any = ...) -> str:
-        value = self.raw(name, default)
-        if not isinstance(value, str):
-            raise ScenarioError(f"scenario key '{self.key(name)}' must be a string, got {value!r}")
-        return value
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _parse_baseline(data: Any, path: str) -> BaselineHazard:
     allowed = {
         "exponential": ("family", "rate_per_year"),
@@ -302,10 +210,10 @@ def _parse_baseline(data: Any, path: str) -> BaselineHazard:
     }
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario key '{path}' must be a table with a 'family' key")
-    family = _Section({"family": data.get("family")}, path, ("family",)).choice(
+    family = Section({"family": data.get("family")}, path, ("family",)).choice(
         "family", BASELINE_FAMILIES
     )
-    sec = _Section(data, path, allowed[family])
+    sec = Section(data, path, allowed[family])
     if family == "exponential":
         return Exponential(sec.number("rate_per_year", lo=0, lo_open=True) / DAYS_PER_YEAR)
     if family == "weibull":
@@ -339,8 +247,8 @@ def _parse_covariate(data: Any, path: str) -> CovariateSpec:
     }
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario key '{path}' must be a table ([[covariates]])")
-    kind = _Section({"kind": data.get("kind")}, path, ("kind",)).choice("kind", COVARIATE_KINDS)
-    sec = _Section(data, path, allowed[kind])
+    kind = Section({"kind": data.get("kind")}, path, ("kind",)).choice("kind", COVARIATE_KINDS)
+    sec = Section(data, path, allowed[kind])
     name = sec.text("name")
     observed = sec.raw("observed", True)
     if not isinstance(observed, bool):
@@ -380,7 +288,7 @@ def _parse_log_hr(
     data: Any, path: str, covariates: tuple[CovariateSpec, ...]
 ) -> dict[str, float | tuple[float, ...]]:
     by_name = {c.name: c for c in covariates}
-    sec = _Section(data, path, tuple(by_name))
+    sec = Section(data, path, tuple(by_name))
     out: dict[str, float | tuple[float, ...]] = {}
     for name, spec in by_name.items():
         if not sec.has(name):
@@ -399,8 +307,8 @@ def _parse_log_hr(
 
 def _parse_hazard_model(
     data: Any, path: str, covariates: tuple[CovariateSpec, ...], extra: tuple[str, ...] = ()
-) -> tuple[HazardModel, _Section]:
-    sec = _Section(data, path, ("baseline", "log_hr", *extra))
+) -> tuple[HazardModel, Section]:
+    sec = Section(data, path, ("baseline", "log_hr", *extra))
     model = HazardModel(
         _parse_baseline(sec.raw("baseline"), sec.key("baseline")),
         _parse_log_hr(sec.raw("log_hr", {}), sec.key("log_hr"), covariates),
@@ -409,7 +317,7 @@ def _parse_hazard_model(
 
 
 def _parse_profile(data: Any, path: str) -> EffectProfile:
-    sec = _Section(data, path, ("window_start_days", "hazard_ratio"))
+    sec = Section(data, path, ("window_start_days", "hazard_ratio"))
     starts = sec.numbers("window_start_days", [0.0], lo=0)
     hrs = sec.numbers("hazard_ratio", lo=0)
     if starts[0] != 0 or any(b <= a for a, b in itertools.pairwise(starts)):
@@ -421,12 +329,12 @@ def _parse_profile(data: Any, path: str) -> EffectProfile:
     return EffectProfile(starts, hrs)
 
 
-def _parse_intensity(sec: _Section) -> CalendarIntensity:
+def _parse_intensity(sec: Section) -> CalendarIntensity:
     return CalendarIntensity(sec.numbers("monthly_rate_per_year", lo=0))
 
 
 def _parse_biases(data: Any) -> BiasSpec:
-    sec = _Section(data, "biases", tuple(BiasSpec.__dataclass_fields__))
+    sec = Section(data, "biases", tuple(BiasSpec.__dataclass_fields__))
     return BiasSpec(
         detection_probability=sec.number("detection_probability", 0.0, lo=0, hi=1),
         detection_lead_days=sec.number("detection_lead_days", 0.0, lo=0),
@@ -439,7 +347,7 @@ def _parse_biases(data: Any) -> BiasSpec:
 
 
 def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpec:
-    sec = _Section(
+    sec = Section(
         data, "design", ("analysis", "controls", "exact", "caliper", "test_window_days", "adjust")
     )
     names = {c.name for c in covariates}
@@ -448,7 +356,7 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
         raise ScenarioError(
             f"scenario key 'design.exact' must list covariates; allowed: {', '.join(sorted(names))}"
         )
-    caliper_sec = _Section(sec.raw("caliper", {}), "design.caliper", tuple(sorted(names)))
+    caliper_sec = Section(sec.raw("caliper", {}), "design.caliper", tuple(sorted(names)))
     caliper = {k: caliper_sec.number(k, lo=0, lo_open=True) for k in caliper_sec.data}
     adjust = sec.raw("adjust", True)
     if not isinstance(adjust, bool):
@@ -469,7 +377,7 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
 
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     """Validate a parsed TOML mapping and build a :class:`Scenario`."""
-    top = _Section(
+    top = Section(
         data,
         "",
         (
@@ -491,7 +399,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             "negative_control",
         ),
     )
-    fu = _Section(
+    fu = Section(
         top.raw("followup"),
         "followup",
         ("origin_date", "end_day", "accrual_days", "loss_rate_per_year", "time_resolution"),
@@ -528,7 +436,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         if death_sec.has("after_infection")
         else EffectProfile()
     )
-    inf = _Section(
+    inf = Section(
         top.raw("infection"),
         "infection",
         ("monthly_rate_per_year", "log_hr", "documented_probability"),
@@ -540,7 +448,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     )
     testing = None
     if top.has("testing"):
-        ts = _Section(
+        ts = Section(
             top.raw("testing"), "testing", ("monthly_rate_per_year", "log_hr", "select_tested")
         )
         select = ts.raw("select_tested", True)
