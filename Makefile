@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-slow reproduce bench lint synthetic-data clean
+.PHONY: help venv test test-slow reproduce bench lint synthetic-data clean notebooks
 
 help:
 	@echo "make reproduce   simulate both calibrated presets and analyse them (main job)"
@@ -40,6 +40,19 @@ lint: $(STAMP)
 
 synthetic-data: $(STAMP)
 	$(BIN)/python -m reawaken.synthetic synthetic_data
+
+# Render the teaching scripts analyses/*.py (jupytext percent format) as executed notebooks in
+# build/notebooks/. Full sizes by default; `REAWAKEN_SMOKE=1 make notebooks` for a quick pass.
+notebooks: $(STAMP)
+	@$(BIN)/python -c "import jupytext, nbconvert, nbclient, ipykernel" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet jupytext nbconvert ipykernel
+	mkdir -p build/notebooks
+	@for script in analyses/*.py; do \
+		name=$$(basename "$$script" .py); \
+		echo "jupytext --execute $$script -> build/notebooks/$$name.ipynb"; \
+		$(BIN)/jupytext --to ipynb --execute --output "build/notebooks/$$name.ipynb" "$$script" \
+			|| exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

@@ -219,13 +219,3 @@ def test_validate_iso_dates_need_origin(tmp_path):
     ok = run("validate", str(path), "--origin-date", "2020-03-01", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["n_persons"] == 2
-
-
-def test_reproduce_prints_both_findings(capsys):
-    assert main(["reproduce", "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)
-    assert [r["finding"] for r in results] == ["flatiron_lung_mets", "ukb_cancer_mortality"]
-    fl = results[0]
-    assert fl["persons"] == 36845
-    assert fl["time_varying_cox_hr"]["estimand"] == "HR"
-    assert results[1]["study_estimate"]["estimand"] == "OR"

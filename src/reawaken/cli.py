@@ -11,18 +11,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, schema
-from .analysis.study import study_analysis, time_varying_cox_hr
-from .calibration import check_calibration
 from .cli_power import add_power_parser
 from .cli_stress import add_stress_parser
 from .errors import CohortError, ReawakenError
-from .findings import list_findings, load_finding
+from .findings import list_findings
 from .io import read_cohort, write_table
 from .scenario import list_presets, load_scenario
 from .simulate.cohort import DEFAULT_SEED, simulate_cohort
@@ -117,57 +114,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    if args.reps < 0:
-        raise ReawakenError(f"--reps must be >= 0, got {args.reps}; use 0 to skip replicates")
+    from .report.certificate import build_certificate
+    from .report.document import write_report
+
+    for flag in ("reps", "power_reps", "stress_reps"):
+        if getattr(args, flag) < 2:
+            raise ReawakenError(f"--{flag.replace('_', '-')} must be >= 2")
     names = args.finding or list_findings()
-    results = []
-    lines = []
-    for name in names:
-        finding = load_finding(name)
-        scenario = load_scenario(name)
-        cohort = simulate_cohort(scenario, np.random.default_rng(args.seed))
-        hr = time_varying_cox_hr(cohort.data, scenario)
-        study = study_analysis(scenario)(cohort.data, scenario)
-        result = {
-            "finding": name,
-            "seed": args.seed,
-            **_cohort_counts(cohort.data),
-            "time_varying_cox_hr": hr.to_dict(),
-            "study_estimate": study.to_dict(),
-            "reported": {
-                "estimand": finding.estimand,
-                "estimate": finding.estimate,
-                "ci_low": finding.ci_low,
-                "ci_high": finding.ci_high,
-                "se_log": finding.implied_se,
-            },
-        }
-        lines += [
-            f"== {finding.title}",
-            f"   one cohort (seed {args.seed}): {cohort.summary()}",
-            f"   time-varying Cox: {hr.summary()}",
-        ]
-        if study.method != hr.method:
-            lines.append(f"   study analysis:   {study.summary()}")
-        if args.reps:
-            check = check_calibration(
-                scenario, study_analysis(scenario), reps=args.reps, seed=args.seed
-            )
-            result["replicates"] = asdict(check)
-            lines.append(
-                f"   over {check.reps} replicates: {finding.estimand} "
-                f"{check.geometric_mean_estimate:.3f} (geometric mean, MCSE of log "
-                f"{check.mcse_log_estimate:.3f}), mean SE of log {check.mean_se:.3f}, "
-                f"{check.mean_events:.0f} events"
-            )
-        lines.append(
-            f"   reported:         {finding.estimand} {finding.estimate:.2f} "
-            f"(95% CI {finding.ci_low:.2f}-{finding.ci_high:.2f}), SE of log "
-            f"{finding.implied_se:.3f}"
+    certificates = [
+        build_certificate(
+            name,
+            reps=args.reps,
+            seed=args.seed,
+            power_reps=args.power_reps,
+            stress_reps=args.stress_reps,
+            executor=args.executor,
+            progress=not args.no_progress,
         )
-        results.append(result)
-    _emit(results, args.json, "\n".join(lines))
-    return 0
+        for name in names
+    ]
+    paths = write_report(certificates, args.out, seed=args.seed, reps=args.reps)
+    payload = [
+        {
+            "finding": c.finding.name,
+            "passed": c.passed,
+            "certificate": c.rows.replace({np.nan: None}).to_dict(orient="records"),
+        }
+        for c in certificates
+    ]
+    text = "\n".join(c.summary() for c in certificates)
+    text += f"\nreport: {Path(args.out) / 'index.html'} ({len(paths)} files)"
+    _emit(payload, args.json, text)
+    return 0 if all(c.passed for c in certificates) else 1
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -260,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_power_parser(sub, _Parser, DEFAULT_SEED)
     add_stress_parser(sub, DEFAULT_SEED)
 
-    p = sub.add_parser("reproduce", help="simulate the calibrated presets and analyse them")
+    p = sub.add_parser(
+        "reproduce", help="reproduction certificate and report for the reported findings"
+    )
     p.add_argument(
         "--finding",
         action="append",
@@ -270,12 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
     )
+    p.add_argument("--reps", type=int, default=200, help="replicates per finding (default 200)")
+    p.add_argument("--power-reps", type=int, default=40, help="replicates per power-curve point")
     p.add_argument(
-        "--reps",
+        "--stress-reps",
         type=int,
-        default=40,
-        help="seeded replicates per finding for the average (default %(default)s; 0 skips)",
+        default=10,
+        help="replicates per stress-battery cell (default 10)",
     )
+    p.add_argument("--executor", choices=["processes", "serial"], default="processes")
+    p.add_argument("--out", default="report", help="report directory (default: report)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_reproduce)
     return parser

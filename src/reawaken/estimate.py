@@ -56,6 +56,11 @@ class Estimate:
     ) -> Estimate:
         """Build from a log-ratio and its SE with Wald limits and p-value."""
         z = stats.norm.ppf(0.5 + level / 2)
+        with np.errstate(over="ignore"):  # a huge SE (near-separated data) gives an inf limit
+            return cls._build(estimand, method, log_estimate, se, n, events, z)
+
+    @classmethod
+    def _build(cls, estimand, method, log_estimate, se, n, events, z) -> Estimate:
         return cls(
             estimand=estimand,
             method=method,
