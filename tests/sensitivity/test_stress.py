@@ -142,3 +142,40 @@ def test_cli_stress_writes_tables_and_figure(tmp_path, capsys):
         == 2
     )
     assert not (tmp_path / "x").exists()
+
+
+def test_effect_shape_single_hr_averages_a_transient_effect():
+    """A transient effect (full HR for 90 days, none after) is diluted by a single HR."""
+    res = run_battery(
+        load_scenario("flatiron_lung_mets"),
+        load_finding("flatiron_lung_mets"),
+        mechanisms=["effect_shape"],
+        strengths={"effect_shape": (0.0, 1.0)},
+        **OPTS,
+    )
+    sustained = _cell(res, "effect_shape", 0.0, 1.44)["mean_log_estimate"]
+    transient = _cell(res, "effect_shape", 1.0, 1.44)
+    assert transient["mean_log_estimate"] < sustained - 2 * transient["mean_log_estimate_mcse"]
+    assert np.isnan(res.tipping_points["tipping_point"].iloc[0])  # the null has no effect
+
+
+def test_test_negative_selection_enriches_negatives_in_frailty():
+    """Testing driven by a latent frailty: test-negative persons carry more of it than
+    test-positive ones (the selection the UK Biobank comparison is exposed to); off at 0."""
+    from reawaken.sensitivity.stress import apply_mechanism, clean_scenario
+    from reawaken.simulate.cohort import simulate_cohort
+
+    base = clean_scenario(load_scenario("ukb_cancer_mortality"), 1.0)
+    shares = {}
+    for strength in (0.0, 1.5):
+        sc, _ = apply_mechanism(base, "test_negative_selection", strength, None)
+        d = simulate_cohort(sc, np.random.default_rng(9), n=40_000).data
+        negative = d["exposure_day"].isna()
+        shares[strength] = (
+            d.loc[negative, "true_frailty"].mean(),
+            d.loc[~negative, "true_frailty"].mean(),
+        )
+    neg0, pos0 = shares[0.0]
+    neg1, pos1 = shares[1.5]
+    assert abs(neg0 - pos0) < 0.02
+    assert neg1 - pos1 > 0.05

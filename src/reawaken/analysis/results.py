@@ -40,9 +40,10 @@ def coefficient_table(
     table = pd.DataFrame({"term": list(terms), "coef": coef, "se": se})
     if robust_se is not None:
         table["robust_se"] = use
-    table["hr"] = np.exp(coef)
-    table["ci_low"] = np.exp(coef - z * use)
-    table["ci_high"] = np.exp(coef + z * use)
+    with np.errstate(over="ignore"):  # near-separated data: an infinite limit is the answer
+        table["hr"] = np.exp(coef)
+        table["ci_low"] = np.exp(coef - z * use)
+        table["ci_high"] = np.exp(coef + z * use)
     table["p_value"] = p
     return table
 

@@ -81,8 +81,12 @@ def _sampling_figure(log_est: np.ndarray, finding: ReportedFinding) -> Figure:
         fig = Figure(figsize=(5.5, 3.2), layout="constrained", dpi=PUBLICATION_RC["savefig.dpi"])
         ax = fig.subplots()
         finite = log_est[np.isfinite(log_est)]
-        ax.hist(np.exp(finite), bins=np.exp(np.linspace(finite.min(), finite.max(), 31)),
-                color="C0", alpha=0.75)
+        ax.hist(
+            np.exp(finite),
+            bins=np.exp(np.linspace(finite.min(), finite.max(), 31)),
+            color="C0",
+            alpha=0.75,
+        )
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis)
         ax.axvline(finding.estimate, color="C3", lw=1.5, label=f"reported {finding.estimate:g}")

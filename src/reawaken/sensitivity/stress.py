@@ -59,6 +59,10 @@ MECHANISMS: dict[str, tuple[tuple[float, ...], str]] = {
         "share of post-infection competing deaths recorded as the outcome",
     ),
     "informative_censoring": ((1.0, 2.0, 4.0, 8.0), "loss-to-follow-up HR after infection"),
+    "effect_shape": (
+        (0.0, 0.5, 0.75, 1.0),
+        "share of the true effect that is transient (first 90 days only)",
+    ),
 }
 FRAILTY = "frailty"
 
@@ -150,6 +154,11 @@ def apply_mechanism(
         sc = replace(sc, biases=replace(sc.biases, death_to_outcome=strength))
     elif mechanism == "informative_censoring":
         sc = replace(sc, biases=replace(sc.biases, loss_hr_after_infection=strength))
+    elif mechanism == "effect_shape":
+        # Same early HR, but only (1 - strength) of its log effect is sustained after 90 days:
+        # a single HR averages the two, more so the longer the follow-up.
+        hr = sc.effect.hazard_ratios[0]
+        sc = replace(sc, effect=EffectProfile((0.0, 90.0), (hr, hr ** (1.0 - strength))))
     return sc, analysis
 
 
