@@ -33,7 +33,6 @@
 # it uses small sizes and few replicates.
 
 # %%
-import io
 import os
 import sys
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 import reawaken as rw
+from reawaken.report.figures import show_figure
 from reawaken.report.plots import plot_kaplan_meier
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
@@ -52,18 +52,7 @@ FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "01_kap
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 DAYS_PER_YEAR = 365.25

@@ -35,7 +35,6 @@
 
 # %%
 import dataclasses
-import io
 import os
 import sys
 from pathlib import Path
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 import reawaken as rw
+from reawaken.report.figures import show_figure
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
 IN_NOTEBOOK = "ipykernel" in sys.modules
@@ -53,18 +53,7 @@ FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "02_cox
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")

@@ -30,7 +30,6 @@
 # for immortal time: follow-up of both arms starts on the same day, the index day.
 
 # %%
-import io
 import os
 import sys
 from pathlib import Path
@@ -41,6 +40,7 @@ import pandas as pd
 
 import reawaken as rw
 from reawaken.report.balance import love_plot
+from reawaken.report.figures import show_figure
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
 IN_NOTEBOOK = "ipykernel" in sys.modules
@@ -51,18 +51,7 @@ FIGURE_DIR = (
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")

@@ -29,19 +29,17 @@
 # `log(HR) ± 1.96 SE`.
 
 # %%
-import contextlib
-import io
 import os
 import sys
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
 from reawaken.power.design_analysis import plot_exaggeration
+from reawaken.report.figures import show_figure
 from reawaken.report.power_plots import plot_power_curve
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
@@ -52,36 +50,7 @@ EXECUTOR = "serial" if SMOKE else "processes"
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
-
-
-@contextlib.contextmanager
-def workers_skip_this_script():
-    """Worker processes started by Python's multiprocessing (forkserver or spawn) re-run the main
-    script to find functions defined in it. Everything we send them lives in reawaken, so hide
-    this script's path while the pool starts; otherwise every worker would re-run the whole
-    tutorial. (Only needed when running as a script; a module would use
-    `if __name__ == "__main__":` instead.)"""
-    main = sys.modules["__main__"]
-    path = None
-    if getattr(main, "__spec__", None) is None:
-        path = main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        if path is not None:
-            main.__file__ = path
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; replicates run on: {EXECUTOR}")
@@ -221,7 +190,7 @@ if SMOKE:
     N_GRID, REPS = [15_000, 60_000], 6
 else:
     N_GRID, REPS = [20_000, 36_845, 60_000, 90_000], 200
-with workers_skip_this_script(), warnings.catch_warnings():
+with warnings.catch_warnings():
     if SMOKE:  # a handful of replicates can give power 0 or 1: a degenerate probit fit
         warnings.simplefilter("ignore")
     try:
@@ -290,10 +259,9 @@ show(fig, "power_curve_flatiron")
 
 # %%
 HR_GRID = [1.5, 1.84, 2.5] if SMOKE else [1.3, 1.5, 1.84, 2.2, 2.6]
-with workers_skip_this_script():
-    by_hr = rw.simulate_power(
-        scenario, hr_grid=HR_GRID, reps=max(REPS // 2, 4), seed=2026, executor=EXECUTOR
-    )
+by_hr = rw.simulate_power(
+    scenario, hr_grid=HR_GRID, reps=max(REPS // 2, 4), seed=2026, executor=EXECUTOR
+)
 print(by_hr.summary())
 
 # %% [markdown]

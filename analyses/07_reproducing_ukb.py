@@ -29,8 +29,6 @@
 # idea of a sampling distribution. Script 06 explains power and exaggeration.
 
 # %%
-import contextlib
-import io
 import os
 import sys
 from pathlib import Path
@@ -40,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 import reawaken as rw
+from reawaken.report.figures import show_figure
 from reawaken.scenario import preset_text
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
@@ -51,36 +50,7 @@ REPS = 6 if SMOKE else 1000
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
-
-
-@contextlib.contextmanager
-def workers_skip_this_script():
-    """Worker processes started by Python's multiprocessing (forkserver or spawn) re-run the main
-    script to find functions defined in it. Everything we send them lives in reawaken, so hide
-    this script's path while the pool starts; otherwise every worker would re-run the whole
-    tutorial. (Only needed when running as a script; a module would use
-    `if __name__ == "__main__":` instead.)"""
-    main = sys.modules["__main__"]
-    path = None
-    if getattr(main, "__spec__", None) is None:
-        path = main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        if path is not None:
-            main.__file__ = path
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EXECUTOR}")
@@ -178,8 +148,7 @@ print(
 # starts worker processes; see the helper above for why the script hides its own path.)
 
 # %%
-with workers_skip_this_script():
-    reps = rw.run_replicates(scenario, reps=REPS, seed=31, executor=EXECUTOR)
+reps = rw.run_replicates(scenario, reps=REPS, seed=31, executor=EXECUTOR)
 print(reps.summary())
 ok = reps.data[reps.data["error"].isna()]
 logs = ok["log_estimate"].to_numpy()

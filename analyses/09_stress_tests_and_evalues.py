@@ -30,15 +30,14 @@
 # 1), so the useful question is not "is it significant?" but "what would it take?".
 
 # %%
-import io
 import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 import reawaken as rw
+from reawaken.report.figures import show_figure
 from reawaken.report.stress_plots import plot_stress
 from reawaken.sensitivity.evalue import evalue_for_finding
 from reawaken.sensitivity.stress import MECHANISMS, run_battery
@@ -50,18 +49,7 @@ FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "09_str
 
 def show(fig, name):
     """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display
-
-        display(Image(buf.getvalue()))
-    else:
-        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-        path = FIGURE_DIR / f"{name}.png"
-        path.write_bytes(buf.getvalue())
-        print(f"[figure written: {path}]")
-    plt.close(fig)
+    show_figure(fig, name, folder=FIGURE_DIR)
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
@@ -93,15 +81,37 @@ reps = 4 if SMOKE else 40
 n = 8_000 if SMOKE else None
 mechanisms = ["unmeasured_confounding", "death_misattribution", "immortal_time"]
 strengths = {m: MECHANISMS[m][0][:2] for m in mechanisms} if SMOKE else None
-battery = run_battery(scenario, finding, reps=reps, seed=9, mechanisms=mechanisms,
-                      strengths=strengths, executor="serial" if SMOKE else "processes", n=n)
+battery = run_battery(
+    scenario,
+    finding,
+    reps=reps,
+    seed=9,
+    mechanisms=mechanisms,
+    strengths=strengths,
+    executor="serial" if SMOKE else "processes",
+    n=n,
+)
 print(battery.summary())
-print(battery.table[["mechanism", "strength", "true_effect", "mean_estimate", "coverage",
-                     "negative_control_estimate"]].round(3).to_string(index=False))
+print(
+    battery.table[
+        [
+            "mechanism",
+            "strength",
+            "true_effect",
+            "mean_estimate",
+            "coverage",
+            "negative_control_estimate",
+        ]
+    ]
+    .round(3)
+    .to_string(index=False)
+)
 
 # %%
-show(plot_stress(battery.table, reported=finding.estimate, title="Flatiron: bias battery"),
-     "stress_flatiron")
+show(
+    plot_stress(battery.table, reported=finding.estimate, title="Flatiron: bias battery"),
+    "stress_flatiron",
+)
 
 # %% [markdown]
 # ## 3. Reading the results

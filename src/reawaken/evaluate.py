@@ -18,11 +18,13 @@ processes are started with ``forkserver`` or ``spawn``, which re-import the main
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
@@ -133,6 +135,32 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+@contextlib.contextmanager
+def main_module_hidden(*objects: object) -> Iterator[None]:
+    """Keep worker processes from re-running the user's main script.
+
+    ``spawn``/``forkserver`` workers import ``__main__`` from its file so that functions defined
+    there can be unpickled; a script without an ``if __name__ == "__main__":`` guard (a
+    tutorial, a notebook exported to .py) would then run again in every worker. When none of
+    ``objects`` (the scenario, the analysis) comes from ``__main__``, the file is hidden while
+    the pool runs, so workers skip it.
+    """
+    main = sys.modules.get("__main__")
+    uses_main = any(
+        getattr(o, "__module__", None) == "__main__"
+        or getattr(type(o), "__module__", None) == "__main__"
+        for o in objects
+    )
+    path = None
+    if main is not None and not uses_main and getattr(main, "__spec__", None) is None:
+        path = main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if path is not None:
+            main.__file__ = path
+
+
 def _execute(
     executor: str,
     task: tuple[Scenario, Analysis],
@@ -151,7 +179,10 @@ def _execute(
     if executor == "processes":
         n_workers = workers or _cores()
         size = _chunk_size(len(jobs), chunk_size, n_workers)
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context()) as pool:
+        with (
+            main_module_hidden(*task),
+            ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context()) as pool,
+        ):
             futures = [pool.submit(_run_chunk, *task, c) for c in _chunks(jobs, size)]
             try:
                 for future in as_completed(futures):

@@ -44,3 +44,22 @@ def save_figure(fig: Figure, stem: str | Path) -> list[Path]:
         paths.append(write_bytes_atomic(stem.with_suffix(f".{fmt}"), buf.getvalue()))
     plt.close(fig)
     return paths
+
+
+def show_figure(fig: Figure, name: str, *, folder: str | Path = "build/figures") -> Path | None:
+    """Show ``fig`` inline in a Jupyter kernel; elsewhere save ``folder/name.png`` and print its
+    path (teaching scripts run both ways). Closes the figure."""
+    import sys
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(PUBLICATION_RC):
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    if "ipykernel" in sys.modules:
+        from IPython.display import Image, display
+
+        display(Image(buf.getvalue()))
+        return None
+    path = write_bytes_atomic(Path(folder) / f"{name}.png", buf.getvalue())
+    print(f"[figure written: {path}]")
+    return path

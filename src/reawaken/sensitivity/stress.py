@@ -31,7 +31,7 @@ from .. import schema
 from ..analysis.study import study_analysis, time_varying_cox_hr
 from ..errors import AnalysisError
 from ..estimate import Estimate
-from ..evaluate import _mp_context, run_replicates
+from ..evaluate import _mp_context, main_module_hidden, run_replicates
 from ..findings import ReportedFinding
 from ..performance import performance
 from ..scenario import BiasSpec, CovariateSpec, HazardModel, NegativeControlSpec, Scenario
@@ -254,7 +254,10 @@ def run_battery(
     if executor == "processes":
         # One pool for the whole battery (cells run serially inside workers): identical results
         # to the serial executor, without a pool start-up per cell.
-        with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=_mp_context()) as pool:
+        with (
+            main_module_hidden(scenario, analysis),
+            ProcessPoolExecutor(workers or os.cpu_count(), mp_context=_mp_context()) as pool,
+        ):
             rows = list(pool.map(_run_cell, cells, [opts] * len(cells)))
     else:
         cell_opts = {
