@@ -18,8 +18,9 @@ print("REPS", len(t.data), flush=True)
 def test_unguarded_script_runs_once(tmp_path):
     path = tmp_path / "tutorial.py"
     path.write_text(SCRIPT)
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("TOP-LEVEL RAN") == 1
     assert "REPS 4" in out.stdout
