@@ -16,19 +16,19 @@ raised to ``damping``) converge in a handful of steps. See REFERENCE.md for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from .analysis.study import Analysis
+from .errors import AnalysisError
 from .estimate import Estimate
+from .evaluate import run_replicates
 from .scenario import HazardModel, Scenario
 from .simulate.cohort import simulate_cohort
 from .simulate.effects import EffectProfile
 from .simulate.hazards import Exponential, Gompertz, PiecewiseConstant, Weibull
-
-Analysis = Callable[..., Estimate]
 
 
 def _replicate(scenario: Scenario, analysis: Analysis, seed: np.random.SeedSequence) -> Estimate:
@@ -153,10 +153,14 @@ class CalibrationCheck:
 def check_calibration(
     scenario: Scenario, analysis: Analysis, *, reps: int, seed: int
 ) -> CalibrationCheck:
-    """Run ``reps`` seeded replicates (seeds from ``SeedSequence(seed).spawn``) serially."""
-    results = [_replicate(scenario, analysis, s) for s in np.random.SeedSequence(seed).spawn(reps)]
-    log_est = np.array([r.log_estimate for r in results])
-    se = np.array([r.se for r in results])
+    """Run ``reps`` seeded replicates serially with :func:`reawaken.evaluate.run_replicates`
+    (seeds from ``SeedSequence(seed).spawn``); a failed replicate is an error here."""
+    table = run_replicates(scenario, analysis, reps=reps, seed=seed, executor="serial").data
+    failed = table["error"].dropna()
+    if len(failed):
+        raise AnalysisError(f"calibration check: replicate failed: {failed.iloc[0]}")
+    log_est = table["log_estimate"].to_numpy()
+    se = table["se"].to_numpy()
     root = np.sqrt(reps)
     return CalibrationCheck(
         reps=reps,
@@ -165,5 +169,5 @@ def check_calibration(
         mean_se=float(se.mean()),
         mcse_se=float(se.std(ddof=1) / root),
         empirical_se=float(log_est.std(ddof=1)),
-        mean_events=float(np.mean([r.events for r in results])),
+        mean_events=float(table["events"].astype(float).mean()),
     )

@@ -37,9 +37,8 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from .analysis.study import study_analysis
+from .analysis.study import Analysis, study_analysis
 from .errors import InputFileError, ReawakenError
-from .estimate import Estimate
 from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
 from .scenario import Scenario
@@ -56,7 +55,6 @@ __all__ = [
     "run_replicates",
 ]
 
-Analysis = Callable[..., Estimate]
 Row = dict[str, Any]
 
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")

@@ -28,7 +28,7 @@ from ..scenario import DesignSpec, load_scenario
 from ..sensitivity.evalue import evalue_for_finding
 from ..sensitivity.stress import run_battery
 from ..simulate.cohort import simulate_cohort
-from .figures import PUBLICATION_RC
+from .figures import PUBLICATION_RC, plain_log_ticks
 from .power_plots import plot_power_curve
 from .stress_plots import plot_stress
 
@@ -66,14 +66,6 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
-def _plain_log_ticks(axis) -> None:
-    """Tick labels like 1, 2, 3 instead of 10^0, 2x10^0 on a log axis."""
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-
-
 def _sampling_figure(log_est: np.ndarray, finding: ReportedFinding) -> Figure:
     import matplotlib as mpl
 
@@ -88,7 +80,7 @@ def _sampling_figure(log_est: np.ndarray, finding: ReportedFinding) -> Figure:
             alpha=0.75,
         )
         ax.set_xscale("log")
-        _plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.xaxis)
         ax.axvline(finding.estimate, color="C3", lw=1.5, label=f"reported {finding.estimate:g}")
         ax.axvline(
             float(np.exp(np.nanmedian(log_est))),
@@ -123,7 +115,7 @@ def _forest_figure(certs_rows: list[tuple[str, float, float, float]]) -> Figure:
         ax.set_yticks(range(len(certs_rows)), [r[0] for r in certs_rows][::-1])
         ax.axvline(1.0, color="grey", lw=0.8)
         ax.set_xscale("log")
-        _plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.xaxis)
         ax.set_xlabel("ratio (95% CI, log scale)")
     return fig
 

@@ -63,3 +63,11 @@ def show_figure(fig: Figure, name: str, *, folder: str | Path = "build/figures")
     path = write_bytes_atomic(Path(folder) / f"{name}.png", buf.getvalue())
     print(f"[figure written: {path}]")
     return path
+
+
+def plain_log_ticks(axis) -> None:
+    """Tick labels like 1, 2, 3 instead of 10^0, 2x10^0 on a log-scaled matplotlib axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
-from .figures import PUBLICATION_RC
+from .figures import PUBLICATION_RC, plain_log_ticks
 
 
 def plot_stress(table: pd.DataFrame, *, reported: float, title: str | None = None) -> Figure:
@@ -59,8 +58,7 @@ def plot_stress(table: pd.DataFrame, *, reported: float, title: str | None = Non
             ax.axhline(reported, color="C3", lw=0.8, ls=":")
             ax.axhline(1.0, color="black", lw=0.6)
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            plain_log_ticks(ax.yaxis)
             ax.set_title(mech.replace("_", " "))
             ax.set_xlabel("strength")
             ax.set_ylabel("mean estimate")
