@@ -61,7 +61,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 #
 # The Flatiron-like preset is calibrated so that the time-varying Cox analysis of *documented*
 # COVID-19 reproduces the reported HR 1.44 (95% CI 1.01–2.05) on average. Its true effect of
-# infection is a constant HR of 1.84, but half of infections go undocumented and count as
+# infection is a constant HR of 1.74, but half of infections go undocumented and count as
 # unexposed, which pulls estimates towards 1 (script 08 goes into the calibration).
 
 # %%

@@ -104,7 +104,7 @@ mdhr = rw.minimum_detectable_hr(implied_events, power=0.8, exposed_share=EXPOSED
 print(f"with {implied_events:.0f} events the smallest HR detected with 80% power is {mdhr:.2f}")
 
 rows = []
-for hr in (1.2, 1.3, 1.44, 1.6, 1.84, 2.0, 3.0):
+for hr in (1.2, 1.3, 1.44, 1.6, 1.74, 2.0, 3.0):
     rows.append(
         {
             "HR": hr,
@@ -182,7 +182,7 @@ print(eff.round(3).to_string(index=False))
 # `rw.sample_size_for_power` does this over a grid of cohort sizes with common random numbers
 # (replicate `i` shares its random streams across sizes, so the curve is smooth), fits
 # `power(n) = Φ(a + b √n)` and solves for 80%. The effect here is the calibrated preset's, so
-# the estimates centre on the reported HR 1.44 (the true HR 1.84, attenuated by undocumented
+# the estimates centre on the reported HR 1.44 (the true HR 1.74, attenuated by undocumented
 # infections).
 
 # %%
@@ -258,7 +258,7 @@ show(fig, "power_curve_flatiron")
 # is larger than 1.44.
 
 # %%
-HR_GRID = [1.5, 1.84, 2.5] if SMOKE else [1.3, 1.5, 1.84, 2.2, 2.6]
+HR_GRID = [1.5, 1.74, 2.5] if SMOKE else [1.3, 1.5, 1.74, 2.2, 2.6]
 by_hr = rw.simulate_power(
     scenario, hr_grid=HR_GRID, reps=max(REPS // 2, 4), seed=2026, executor=EXECUTOR
 )
@@ -281,7 +281,7 @@ print(by_hr.summary())
 N_SIMS = 20_000 if SMOKE else 200_000
 analyses = {}
 for f, truths in [
-    (flatiron, (1.1, 1.2, 1.3, 1.44, 1.6, 1.84)),
+    (flatiron, (1.1, 1.2, 1.3, 1.44, 1.6, 1.74)),
     (ukb, (1.2, 1.4, 1.6, 1.85, 2.2, 2.6)),
 ]:
     analyses[f.name] = rw.design_analysis(

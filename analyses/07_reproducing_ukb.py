@@ -234,8 +234,10 @@ show(fig, "sampling_distribution_ukb")
 # %% [markdown]
 # ## 4. What the calibration assumed
 #
-# The preset's comments record every assumption and how the two calibrated knobs were solved.
-# Read them before quoting any number above: the reproduction is only as good as they are.
+# The preset was written by `reawaken calibrate`: its header shows the command, the target and
+# the three solved knobs; the comments below it (from the template `matched_test_negative`)
+# record every assumption. Read them before quoting any number above: the reproduction is only
+# as good as they are.
 
 # %%
 header = []
@@ -253,8 +255,10 @@ print("\n".join(header))
 #   non-cancer death hazard with its COVID-19 excess, and the *shape* of the effect (strongest
 #   in the first three months, fading).
 # - **Calibrated**: the baseline rate of cancer death (which sets the number of events and so
-#   the CI width) and the scale of the effect (which sets the average OR). Two knobs, two
-#   targets: matching both is a consistency check of the set-up, not evidence for the effect.
+#   the CI width), the scale of the effect (which sets the median OR) and the level of the
+#   infection waves (40% of the tested cohort test-positive, an assumption). Three knobs,
+#   three targets: matching them is a consistency check of the set-up, not evidence for the
+#   effect.
 # - **Not unique**: a different effect shape, documentation share or testing process would
 #   need different knob values and could fit the same two numbers. The simulated truth is an
 #   assumption that *reproduces* the finding, not the truth behind it.

@@ -226,8 +226,10 @@ print("\n".join(header))
 #   follow-up, competing deaths, a *constant* effect of infection, and that half of infections
 #   are documented. The reported CI (1.01–2.05) is itself the commonly cited interval and is
 #   kept as an editable assumption in the finding file.
-# - **Calibrated**: the Weibull scale of the lung-metastasis hazard (number of events, hence
-#   the CI width) and the true HR (so that the documented-exposure estimate averages 1.44).
+# - **Calibrated** by `reawaken calibrate` (the header shows the command that wrote the
+#   preset): the Weibull scale of the lung-metastasis hazard (number of events, hence the CI
+#   width), the true HR (so that the documented-exposure estimate has median 1.44) and the
+#   level of the infection waves (25% of patients with a documented COVID-19 date).
 # - **Consequence**: the true HR needed is larger than the reported one because undocumented
 #   infections dilute the contrast. With another documentation share the same finding would
 #   imply another true effect: the reported HR is a lower-leaning view of the effect of

@@ -1,40 +1,53 @@
-"""Calibrate a scenario so its study analysis reproduces a reported estimate and CI width.
+"""Calibrate a scenario template so its study design reproduces a reported estimate and CI.
 
-Two knobs are solved for, everything else (exposed share, covariates, effect *shape*) being a
-stated assumption of the scenario:
+``reawaken calibrate`` takes a reported finding (n, follow-up, HR or OR, estimate, 95% CI) and
+a template scenario (every assumption: covariates, waves, competing deaths, the design) and
+solves three multipliers, everything else staying as the template states it:
 
-* the outcome's baseline hazard is multiplied by ``f``: for a rare outcome the information
-  ``1/SE^2`` is proportional to the events, so ``f <- f * (SE / SE_target)^2``;
-* the log hazard ratios of the effect profile are multiplied by ``kappa``, so
-  ``kappa <- kappa * log(target) / mean(log estimate)`` (undocumented infections and the
-  averaging of a time-varying HR attenuate the estimate by a roughly constant factor).
+* the outcome baseline hazard ``x f``: for a rare outcome the information ``1/SE^2`` is
+  proportional to the events, so ``f <- f (SE / SE_target)^2`` (Schoenfeld 1983);
+* the log hazard ratios of the effect profile ``x kappa``: undocumented infections and the
+  averaging of a time-varying HR attenuate the estimate by a roughly constant factor, so
+  ``kappa <- kappa log(target) / median log estimate``;
+* the infection rates ``x r`` for an assumed exposed share ``s``: with a cumulative intensity
+  ``s = 1 - exp(-c r)``, ``r <- r log(1 - s_target) / log(1 - s)``.
 
-Each step simulates replicates at ``inflate`` times the cohort size and rescales the SE by
-``sqrt(inflate)``; damped fixed-point iterations (each step's factor clipped to [0.5, 2] and
-raised to ``damping``) converge in a handful of steps. See REFERENCE.md for the targets.
+Each iteration simulates and analyses the same ``reps`` replicates (common random numbers:
+seeds ``SeedSequence(seed).spawn(reps)``), so the iteration is a deterministic map and stops
+when the median log estimate, the median SE and the share are all within tolerance; the
+file written is exactly the text that was checked last. Medians match the reproduction
+certificate (:mod:`reawaken.report.certificate`). See REFERENCE.md for the targets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .analysis.study import Analysis
-from .errors import AnalysisError
-from .estimate import Estimate
+from .errors import AnalysisError, ScenarioError
 from .evaluate import run_replicates
-from .scenario import HazardModel, Scenario
+from .findings import ReportedFinding, template_text
+from .power.analytic import exposed_share_for_matching
+from .scenario import HazardModel, Scenario, parse_scenario_text
+from .scenario_toml import EffectShape, Knobs, render_calibrated
 from .simulate.cohort import simulate_cohort
 from .simulate.effects import EffectProfile
 from .simulate.hazards import Exponential, Gompertz, PiecewiseConstant, Weibull
 
-
-def _replicate(scenario: Scenario, analysis: Analysis, seed: np.random.SeedSequence) -> Estimate:
-    """Simulate one cohort and analyse it; the same generator then drives control sampling."""
-    rng = np.random.default_rng(seed)
-    return analysis(simulate_cohort(scenario, rng).data, scenario, rng)
+ESTIMAND_OF_ANALYSIS = {
+    "time_varying_cox": "HR",
+    "matched_cox": "HR",
+    "matched_or": "OR",
+    "test_negative_logistic": "OR",
+}
+MATCHED_ANALYSES = ("matched_cox", "matched_or")
+SHARE_PERSONS = 200_000
 
 
 def scale_baseline(model: HazardModel, factor: float) -> HazardModel:
@@ -60,65 +73,310 @@ def scale_log_effect(profile: EffectProfile, factor: float) -> EffectProfile:
 
 
 @dataclass(frozen=True)
-class CalibrationResult:
-    """Calibrated scenario, the factors applied and the last iteration's check."""
+class CalibrationTolerance:
+    """Stop when |median log estimate - log target| <= ``log_estimate``, |median SE / target
+    SE - 1| <= ``se_relative`` and |share - target share| <= ``exposed_share``.
 
+    The estimate's tolerance is never below ``mcse_fraction`` of the median's own Monte Carlo
+    SE, ``1.2533 SD / sqrt(reps)``: with few replicates, chasing the target more closely than
+    the replicates can resolve would never settle."""
+
+    log_estimate: float = 0.005
+    se_relative: float = 0.01
+    exposed_share: float = 0.0025
+    mcse_fraction: float = 0.25
+
+
+def canonical_command(
+    finding: str,
+    template: str,
+    *,
+    reps: int,
+    seed: int,
+    exposed_share: float | None = None,
+    effect_shape: str | None = None,
+    finding_flags: str = "",
+) -> str:
+    """The ``reawaken calibrate`` command line that reproduces a calibration (no ``--out``)."""
+    parts = [
+        "reawaken calibrate",
+        finding_flags or f"--finding {finding}",
+        f"--template {template}",
+    ]
+    if exposed_share is not None:
+        parts.append(f"--exposed-share {exposed_share:g}")
+    if effect_shape is not None:
+        parts.append(f"--effect-shape {effect_shape}")
+    parts.append(f"--reps {reps} --seed {seed}")
+    return " ".join(parts)
+
+
+def implied_information(
+    finding: ReportedFinding, scenario: Scenario, exposed_share: float
+) -> dict[str, Any]:
+    """Information ``1/SE^2`` implied by the CI and the events it implies (Schoenfeld 1983:
+    ``D = 1 / (SE^2 p (1 - p))``; ``p = 1/(k+1)`` in 1:k matched sets, else the exposed share)."""
+    information = 1.0 / finding.implied_se**2
+    design = scenario.design
+    if design is not None and design.analysis in MATCHED_ANALYSES:
+        p = exposed_share_for_matching(design.controls)
+        formula = f"Schoenfeld, 1:{design.controls} matched sets, p = {p:.3g}"
+    else:
+        p = exposed_share
+        formula = f"Schoenfeld, p = exposed share {p:.3g}"
+    return {
+        "information": information,
+        "events": information / (p * (1 - p)),
+        "events_formula": formula,
+    }
+
+
+def documented_share(scenario: Scenario, seed: int, persons: int = SHARE_PERSONS) -> float:
+    """Share of simulated persons with a documented exposure (``exposure_day`` set), from one
+    cohort of ``persons`` drawn with ``default_rng(seed)`` (MC SE ``< 0.0012``)."""
+    data = simulate_cohort(scenario.with_n(persons), np.random.default_rng(seed)).data
+    return float(data["exposure_day"].notna().mean())
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """The calibrated scenario (``text`` is the file), its knobs, record and iteration history."""
+
+    text: str
     scenario: Scenario
-    baseline_factor: float
-    effect_factor: float
-    mean_log_estimate: float
-    mean_se: float
-    history: pd.DataFrame
+    knobs: Knobs
+    record: Mapping[str, Any]
+    implied: Mapping[str, Any]
+    history: pd.DataFrame = field(repr=False)
 
     def summary(self) -> str:
+        r, est = self.record, self.scenario.design.analysis if self.scenario.design else ""
+        estimand = ESTIMAND_OF_ANALYSIS.get(est, "")
+        lo, hi = r["median_ci"]
+        share = r.get("exposed_share")
+        target_share = f" (target {share:g})" if share is not None else ""
         return (
-            f"{self.scenario.name}: baseline x{self.baseline_factor:.4f}, log effect "
-            f"x{self.effect_factor:.4f}; mean estimate {np.exp(self.mean_log_estimate):.3f}, "
-            f"mean SE {self.mean_se:.4f}"
+            f"calibrated {self.scenario.name} in {r['iterations']} iterations ({r['reps']} "
+            f"replicates, seed {r['seed']}): baseline x{r['baseline_factor']:.6g}, log effect "
+            f"x{r['effect_factor']:.6g}, infection rates x{r['infection_factor']:.6g}\n"
+            f"  median {estimand} {r['median_estimate']:.4g}, median SE {r['median_se']:.4f}, "
+            f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} outcomes, exposed share "
+            f"{r['exposed_share_simulated']:.3f}{target_share}"
         )
 
 
-def calibrate(
-    scenario: Scenario,
-    analysis: Analysis,
-    *,
-    target_estimate: float,
-    target_se: float,
+def _evaluate(
+    scenario: Scenario, reps: int, seed: int, executor: str, workers: int | None, progress: bool
+) -> dict[str, float]:
+    table = run_replicates(
+        scenario, reps=reps, seed=seed, executor=executor, workers=workers, progress=progress
+    ).data
+    failed = table["error"].dropna()
+    if len(failed):
+        raise AnalysisError(
+            f"calibration: {len(failed)} of {reps} replicates failed ({failed.iloc[0]}); "
+            "fix: raise the outcome rate or the exposure share in the template"
+        )
+    width = np.log(table["ci_high"]) - np.log(table["ci_low"])
+    return {
+        "median_log_estimate": float(table["log_estimate"].median()),
+        "mcse_median_log_estimate": float(
+            1.2533 * table["log_estimate"].std(ddof=1) / math.sqrt(reps)
+        ),
+        "median_se": float(table["se"].median()),
+        "median_ci_low": float(table["ci_low"].median()),
+        "median_ci_high": float(table["ci_high"].median()),
+        "median_ci_width": float(width.median()),
+        "mean_events": float(table["events"].astype(float).mean()),
+        "mcse_median_se_relative": float(
+            1.2533 * (table["se"] / table["se"].median()).std(ddof=1) / math.sqrt(reps)
+        ),
+    }
+
+
+def _solve_infection_level(
+    text: str,
+    label: str,
+    finding: ReportedFinding,
+    shape: EffectShape | None,
+    target: float,
     seed: int,
-    reps: int = 8,
-    inflate: int = 4,
-    iterations: int = 5,
-    damping: float = 0.8,
-) -> CalibrationResult:
-    """Solve the baseline and effect factors by fixed-point iteration (see module docstring)."""
-    f, kappa = 1.0, 1.0
-    rows = []
-    seeds = np.random.SeedSequence(seed)
-    for it in range(iterations):
-        sc = replace(
-            scenario,
-            outcome=scale_baseline(scenario.outcome, f),
-            effect=scale_log_effect(scenario.effect, kappa),
+    tolerance: float,
+    max_iterations: int = 12,
+) -> Knobs:
+    """The infection-rate multiplier giving the target documented share (cheap: simulation
+    only, :func:`documented_share` with a fixed seed); solved first, as the share hardly
+    depends on the outcome's level or effect."""
+    knobs = Knobs()
+    for _ in range(max_iterations):
+        scenario = parse_scenario_text(
+            render_calibrated(text, label, finding, knobs, effect_shape=shape), label
         )
-        big = sc.with_n(scenario.n * inflate)
-        ests = [_replicate(big, analysis, s) for s in seeds.spawn(reps)]
-        log_est = float(np.mean([e.log_estimate for e in ests]))
-        se = float(np.mean([e.se for e in ests])) * np.sqrt(inflate)
-        rows.append(
-            {
-                "iteration": it,
-                "baseline_factor": f,
-                "effect_factor": kappa,
-                "mean_log_estimate": log_est,
-                "se_at_n": se,
-                "events_at_n": float(np.mean([e.events for e in ests])) / inflate,
-            }
-        )
-        if it == iterations - 1:
+        share = documented_share(scenario, seed)
+        if abs(share - target) <= tolerance:
+            return knobs
+        if share <= 0 or share >= 1:
             break
-        f *= float(np.clip((se / target_se) ** 2, 0.5, 2.0)) ** damping
-        kappa *= float(np.clip(np.log(target_estimate) / log_est, 0.5, 2.0)) ** damping
-    return CalibrationResult(sc, f, kappa, log_est, se, pd.DataFrame(rows))
+        step = _step(math.log1p(-target) / math.log1p(-share), 0.1, 10.0)
+        knobs = replace(knobs, infection_factor=_round6(knobs.infection_factor * step))
+    raise AnalysisError(
+        f"cannot reach an exposed share of {target:g} by scaling the infection rates of "
+        f"template {label} (last: {share:.3f}); fix: change --exposed-share or the template's "
+        "infection, testing or documentation settings"
+    )
+
+
+def _step(value: float, lo: float = 0.25, hi: float = 4.0) -> float:
+    return float(np.clip(value, lo, hi))
+
+
+def _round6(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def calibrate_to_finding(
+    template: str,
+    finding: ReportedFinding,
+    *,
+    exposed_share: float | None = None,
+    effect_shape: str | None = None,
+    reps: int = 400,
+    seed: int = 2025,
+    executor: str = "processes",
+    workers: int | None = None,
+    max_iterations: int = 10,
+    tolerance: CalibrationTolerance | None = None,
+    command: str | None = None,
+    progress: bool = False,
+) -> CalibrationResult:
+    """Solve a template's baseline, effect and infection level for a reported finding.
+
+    Parameters
+    ----------
+    template : str
+        Shipped template name (:func:`reawaken.findings.list_templates`) or scenario TOML path.
+    finding : ReportedFinding
+        The target: estimand, estimate, CI, n and follow-up months.
+    exposed_share : float, optional
+        Assumed share of persons with a documented exposure, in (0, 1); ``None`` keeps the
+        template's infection rates (and reports the share they give).
+    effect_shape : str, optional
+        ``"0:1,90:0.45,365:0.15"``: relative log-HR by window start day (see
+        :class:`~reawaken.scenario_toml.EffectShape`); default: the template's profile.
+    reps, seed : int
+        Replicates per iteration and the root seed (same seed, same file).
+    executor, workers
+        Passed to :func:`reawaken.evaluate.run_replicates`.
+    max_iterations : int
+        An :class:`AnalysisError` if not converged by then (nothing is written).
+    command : str, optional
+        The command line recorded in the file (default :func:`canonical_command`).
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    tol = tolerance or CalibrationTolerance()
+    if exposed_share is not None and not 0 < exposed_share < 1:
+        raise ScenarioError(f"exposed share must be in (0, 1), got {exposed_share}")
+    if reps < 8:
+        raise ScenarioError(f"calibration needs at least 8 replicates per iteration, got {reps}")
+    if max_iterations < 1:
+        raise ScenarioError(f"max_iterations must be >= 1, got {max_iterations}")
+    shape = EffectShape.parse(effect_shape) if effect_shape is not None else None
+    text, label = template_text(template)
+    base = parse_scenario_text(render_calibrated(text, label, finding, Knobs(), effect_shape=shape))
+    analysis = base.design.analysis if base.design is not None else None
+    if analysis is None:
+        raise ScenarioError(
+            f"template {label} has no [design] table; add one naming the study analysis"
+        )
+    if ESTIMAND_OF_ANALYSIS[analysis] != finding.estimand:
+        raise ScenarioError(
+            f"template {label} estimates an {ESTIMAND_OF_ANALYSIS[analysis]} ({analysis}) but "
+            f"finding {finding.name} reports an {finding.estimand}; fix: pick a template for "
+            f"{finding.estimand}s (e.g. --template "
+            f"{'time_varying_cohort' if finding.estimand == 'HR' else 'matched_test_negative'})"
+        )
+    target_log, target_se = math.log(finding.estimate), finding.implied_se
+    knobs = Knobs()
+    if exposed_share is not None:
+        knobs = _solve_infection_level(
+            text, label, finding, shape, exposed_share, seed, tol.exposed_share
+        )
+    rows = []
+    for iteration in range(1, max_iterations + 1):
+        body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
+        scenario = parse_scenario_text(body, f"calibrated {label}")
+        stats = _evaluate(scenario, reps, seed, executor, workers, progress)
+        rows.append({"iteration": iteration, **vars(knobs), **stats})
+        d_est = stats["median_log_estimate"] - target_log
+        d_se = stats["median_se"] / target_se - 1
+        tol_est = max(tol.log_estimate, tol.mcse_fraction * stats["mcse_median_log_estimate"])
+        tol_se = max(tol.se_relative, tol.mcse_fraction * stats["mcse_median_se_relative"])
+        if abs(d_est) <= tol_est and abs(d_se) <= tol_se:
+            break
+        if iteration == max_iterations:
+            raise AnalysisError(
+                f"calibration did not converge in {max_iterations} iterations (median estimate "
+                f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
+                f"SE {stats['median_se']:.4f} vs {target_se:.4f}); fix: raise --reps or "
+                "--max-iterations, or check that the template can reach the target"
+            )
+        # only the knob whose own target is missed moves: a settled knob stays put, so its
+        # discrete effects (events in or out of follow-up) do not jolt the other
+        est_ratio = target_log / stats["median_log_estimate"] if stats["median_log_estimate"] else 0
+        f, kappa = knobs.baseline_factor, knobs.effect_factor
+        if abs(d_se) > tol_se:
+            f *= _step((stats["median_se"] / target_se) ** 2)
+        if abs(d_est) > tol_est:
+            kappa *= _step(est_ratio if est_ratio > 0 else 2.0)
+        knobs = replace(knobs, baseline_factor=_round6(f), effect_factor=_round6(kappa))
+    share = documented_share(scenario, seed)
+    implied = implied_information(
+        finding, scenario, exposed_share if exposed_share is not None else share
+    )
+    record: dict[str, Any] = {
+        "command": command
+        or canonical_command(
+            finding.name,
+            label,
+            reps=reps,
+            seed=seed,
+            exposed_share=exposed_share,
+            effect_shape=shape.text() if shape else None,
+        ),
+        "finding": finding.name,
+        "estimand": finding.estimand,
+        "estimate": finding.estimate,
+        "ci": [finding.ci_low, finding.ci_high],
+        "followup_months": finding.followup_months,
+        "template": label,
+        "exposed_share": exposed_share,
+        "effect_shape": shape.text() if shape else None,
+        "reps": reps,
+        "seed": seed,
+        "iterations": iteration,
+        "baseline_factor": knobs.baseline_factor,
+        "effect_factor": knobs.effect_factor,
+        "infection_factor": knobs.infection_factor,
+        "median_estimate": round(math.exp(stats["median_log_estimate"]), 4),
+        "median_se": round(stats["median_se"], 4),
+        "median_ci": [round(stats["median_ci_low"], 3), round(stats["median_ci_high"], 3)],
+        "mean_events": round(stats["mean_events"], 1),
+        "exposed_share_simulated": round(share, 4),
+    }
+    final = render_calibrated(
+        text, label, finding, knobs, effect_shape=shape, record=record, implied=implied
+    )
+    return CalibrationResult(
+        text=final,
+        scenario=parse_scenario_text(final, f"calibrated {label}"),
+        knobs=knobs,
+        record=record,
+        implied=implied,
+        history=pd.DataFrame(rows),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,4 +428,45 @@ def check_calibration(
         mcse_se=float(se.std(ddof=1) / root),
         empirical_se=float(log_est.std(ddof=1)),
         mean_events=float(table["events"].astype(float).mean()),
+    )
+
+
+def render_from_record(text: str, source: str = "<scenario>") -> str:
+    """Re-render a calibrated scenario from its own ``[calibration]`` record and template.
+
+    Equal to ``text`` exactly when the file is what ``reawaken calibrate`` wrote for the
+    recorded knobs and check (no hand edits): the cheap half of "presets are outputs of
+    calibrate"; rerunning the recorded command checks the knobs themselves.
+    """
+    scenario = parse_scenario_text(text, source)
+    record = scenario.calibration
+    if record is None:
+        raise ScenarioError(f"{source} has no [calibration] table; it was not calibrated")
+    lo, hi = record["ci"]
+    finding = ReportedFinding(
+        name=record["finding"],
+        title=record["finding"],
+        source="",
+        n=scenario.n,
+        followup_months=record["followup_months"],
+        estimand=record["estimand"],
+        estimate=record["estimate"],
+        ci_low=lo,
+        ci_high=hi,
+    )
+    tmpl, label = template_text(record["template"])
+    shape = record.get("effect_shape")
+    share = record.get("exposed_share")
+    knobs = Knobs(record["baseline_factor"], record["effect_factor"], record["infection_factor"])
+    implied = implied_information(
+        finding, scenario, share if share is not None else record["exposed_share_simulated"]
+    )
+    return render_calibrated(
+        tmpl,
+        label,
+        finding,
+        knobs,
+        effect_shape=EffectShape.parse(shape) if shape is not None else None,
+        record=dict(record),
+        implied=implied,
     )

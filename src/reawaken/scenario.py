@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ScenarioError
-from .findings import packaged_toml_names, packaged_toml_text
+from .findings import named_or_file_text, packaged_toml_names, packaged_toml_text
 from .simulate.effects import EffectProfile
 from .simulate.exposure import CalendarIntensity
 from .simulate.hazards import (
@@ -177,6 +177,7 @@ class Scenario:
     outcome_label: str = "outcome"
     competing_label: str = "competing death"
     finding: str | None = None
+    calibration: Mapping[str, Any] | None = None
 
     @property
     def covariate_names(self) -> tuple[str, ...]:
@@ -329,8 +330,12 @@ def _parse_profile(data: Any, path: str) -> EffectProfile:
     return EffectProfile(starts, hrs)
 
 
-def _parse_intensity(sec: Section) -> CalendarIntensity:
-    return CalendarIntensity(sec.numbers("monthly_rate_per_year", lo=0))
+def _parse_intensity(sec: Section, multiplier: float = 1.0) -> CalendarIntensity:
+    """Monthly rates (the wave shape) times ``multiplier`` (the level, e.g. solved by
+    ``reawaken calibrate`` for an exposed share)."""
+    return CalendarIntensity(
+        tuple(r * multiplier for r in sec.numbers("monthly_rate_per_year", lo=0))
+    )
 
 
 def _parse_biases(data: Any) -> BiasSpec:
@@ -397,6 +402,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             "design",
             "biases",
             "negative_control",
+            "calibration",
         ),
     )
     fu = Section(
@@ -439,10 +445,10 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     inf = Section(
         top.raw("infection"),
         "infection",
-        ("monthly_rate_per_year", "log_hr", "documented_probability"),
+        ("monthly_rate_per_year", "rate_multiplier", "log_hr", "documented_probability"),
     )
     infection = InfectionSpec(
-        _parse_intensity(inf),
+        _parse_intensity(inf, inf.number("rate_multiplier", 1.0, lo=0, lo_open=True)),
         _parse_log_hr(inf.raw("log_hr", {}), "infection.log_hr", covariates),
         inf.number("documented_probability", 1.0, lo=0, hi=1),
     )
@@ -469,6 +475,12 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         negative_control = NegativeControlSpec(
             nc_model, nc_sec.text("label", "negative-control outcome")
         )
+    calibration = top.raw("calibration", None)
+    if calibration is not None and not isinstance(calibration, Mapping):
+        raise ScenarioError(
+            "scenario key 'calibration' must be a table ([calibration]), as written by "
+            "`reawaken calibrate`"
+        )
     finding = top.raw("finding", None)
     if finding is not None and not isinstance(finding, str):
         raise ScenarioError("scenario key 'finding' must be a string naming a reported finding")
@@ -490,6 +502,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         outcome_label=top.text("outcome_label", "outcome"),
         competing_label=top.text("competing_label", "competing death"),
         finding=finding,
+        calibration=None if calibration is None else dict(calibration),
     )
 
 
@@ -516,10 +529,7 @@ def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load a preset by name or a scenario TOML file by path."""
-    text = str(name_or_path)
-    path = Path(text)
-    if text.endswith(".toml") or path.exists():
-        if not path.is_file():
-            raise ScenarioError(f"scenario file {text} not found; check the path")
-        return parse_scenario_text(path.read_text(encoding="utf-8"), text)
-    return parse_scenario_text(preset_text(text), f"preset {text}")
+    text, from_file = named_or_file_text(
+        name_or_path, PRESET_PACKAGE, "scenario preset", "scenario"
+    )
+    return parse_scenario_text(text, str(name_or_path) if from_file else f"preset {name_or_path}")

@@ -1,18 +1,26 @@
-"""Reported findings as data (``reported/*.toml``) and calibrated scenario presets (``presets/``).
+"""Reported findings as data (``reported/*.toml``), calibration templates (``templates/``) and
+the calibrated scenario presets (``presets/``, written by ``reawaken calibrate``).
 
 Reported figures live only in these files, each with its source, never as literals in code.
+A user's own finding is a TOML file with the same keys (see :func:`load_finding`).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from ..errors import ScenarioError
 
 _REPORTED = "reawaken.findings.reported"
+TEMPLATE_PACKAGE = "reawaken.findings.templates"
+ESTIMANDS = ("HR", "OR")
+_REQUIRED = ("name", "n", "followup_months", "estimand", "estimate", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -69,9 +77,84 @@ def list_findings() -> list[str]:
     return packaged_toml_names(_REPORTED)
 
 
-def load_finding(name: str) -> ReportedFinding:
-    """Load a shipped reported finding by name."""
-    text = packaged_toml_text(_REPORTED, name, "finding")
-    data = tomllib.loads(text)
+def finding_from_dict(data: Mapping[str, Any], source: str = "finding") -> ReportedFinding:
+    """Validate a reported finding's keys and values (``_REQUIRED`` plus optional text keys).
+
+    The estimate must lie strictly inside its 95% CI, all three positive (ratio scale); ``n``
+    is a whole number >= 2 and ``followup_months`` > 0.
+    """
     fields = ReportedFinding.__dataclass_fields__
-    return ReportedFinding(**{k: v for k, v in data.items() if k in fields})
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ScenarioError(
+            f"{source}: unknown key {unknown[0]!r}; allowed keys: {', '.join(fields)}"
+        )
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise ScenarioError(
+            f"{source}: missing key {missing[0]!r}; a finding needs {', '.join(_REQUIRED)}"
+        )
+    values = dict(data)
+    values.setdefault("title", str(values["name"]))
+    values.setdefault("source", "")
+    for key in ("name", "title", "source", "design", "exposure", "outcome", "cohort", "note"):
+        if key in values and not isinstance(values[key], str):
+            raise ScenarioError(f"{source}: key {key!r} must be a string")
+    for key in ("n", "followup_months", "estimate", "ci_low", "ci_high"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ScenarioError(f"{source}: key {key!r} must be a positive number, got {value!r}")
+        if not math.isfinite(value):
+            raise ScenarioError(f"{source}: key {key!r} must be finite, got {value!r}")
+    if values["n"] != int(values["n"]) or values["n"] < 2:
+        raise ScenarioError(f"{source}: key 'n' must be a whole number >= 2, got {values['n']}")
+    values["n"] = int(values["n"])
+    if values["estimand"] not in ESTIMANDS:
+        raise ScenarioError(
+            f"{source}: key 'estimand' must be one of {', '.join(ESTIMANDS)}, "
+            f"got {values['estimand']!r}"
+        )
+    if not values["ci_low"] < values["estimate"] < values["ci_high"]:
+        raise ScenarioError(
+            f"{source}: the estimate must lie inside its CI, got {values['estimate']} "
+            f"({values['ci_low']}-{values['ci_high']}); fix: ci_low < estimate < ci_high"
+        )
+    return ReportedFinding(**values)
+
+
+def named_or_file_text(
+    name_or_path: str | Path, package: str, kind: str, file_kind: str
+) -> tuple[str, bool]:
+    """``(text, from_file)``: a TOML file given by path (anything ending in ``.toml`` or naming
+    an existing file), else the shipped ``package/NAME.toml``; clear errors for either."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"{file_kind} file {text} not found; check the path")
+        return path.read_text(encoding="utf-8"), True
+    hint = " (or pass a path to a .toml file)"
+    return packaged_toml_text(package, text, kind, hint), False
+
+
+def load_finding(name_or_path: str | Path) -> ReportedFinding:
+    """Load a shipped reported finding by name, or a finding TOML file by path."""
+    body, from_file = named_or_file_text(name_or_path, _REPORTED, "finding", "finding")
+    source = f"finding {'file ' if from_file else ''}{name_or_path}"
+    try:
+        data = tomllib.loads(body)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source} is not valid TOML: {exc}") from exc
+    return finding_from_dict(data, source)
+
+
+def list_templates() -> list[str]:
+    """Names of the shipped calibration templates (scenario assumptions to calibrate)."""
+    return packaged_toml_names(TEMPLATE_PACKAGE)
+
+
+def template_text(name_or_path: str | Path) -> tuple[str, str]:
+    """``(text, label)`` of a calibration template: a shipped name or any scenario TOML path
+    (the label is the name or path as given, recorded in calibrated files)."""
+    body, _ = named_or_file_text(name_or_path, TEMPLATE_PACKAGE, "template", "template")
+    return body, str(name_or_path)

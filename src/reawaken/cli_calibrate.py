@@ -1,0 +1,145 @@
+"""``reawaken calibrate``: a reported finding (and assumptions) -> a calibrated scenario TOML."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .calibration import calibrate_to_finding, canonical_command
+from .errors import ReawakenError
+from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
+from .io import write_text_atomic
+
+DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
+_FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
+
+
+def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
+    """The finding and its canonical flags (empty when given by name or file)."""
+    given = [f for f in _FLAGS if getattr(args, f) is not None]
+    if args.finding is not None:
+        if given:
+            raise ReawakenError(
+                f"--finding and --{given[0].replace('_', '-')} exclude each other; fix: "
+                "give a finding name/file, or all of --n --followup-months --estimand "
+                "--estimate --ci"
+            )
+        return load_finding(args.finding), ""
+    missing = [f for f in _FLAGS if getattr(args, f) is None]
+    if missing:
+        raise ReawakenError(
+            f"no finding: pass --finding NAME|FILE, or all of --n --followup-months --estimand "
+            f"--estimate --ci (missing --{missing[0].replace('_', '-')})"
+        )
+    lo, hi = args.ci
+    data = {
+        "name": args.name,
+        "n": args.n,
+        "followup_months": args.followup_months,
+        "estimand": args.estimand,
+        "estimate": args.estimate,
+        "ci_low": lo,
+        "ci_high": hi,
+    }
+    flags = (
+        f"--name {args.name} --n {args.n} --followup-months {args.followup_months:g} "
+        f"--estimand {args.estimand} --estimate {args.estimate:g} --ci {lo:g} {hi:g}"
+    )
+    return finding_from_dict(data, "command-line finding"), flags
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".toml":
+        raise ReawakenError(f"--out {out} must end in .toml (a scenario file)")
+    finding, flags = _finding(args)
+    template = args.template or DEFAULT_TEMPLATE[finding.estimand]
+    command = canonical_command(
+        args.finding or finding.name,
+        template,
+        reps=args.reps,
+        seed=args.seed,
+        exposed_share=args.exposed_share,
+        effect_shape=args.effect_shape,
+        finding_flags=flags,
+    )
+    result = calibrate_to_finding(
+        template,
+        finding,
+        exposed_share=args.exposed_share,
+        effect_shape=args.effect_shape,
+        reps=args.reps,
+        seed=args.seed,
+        executor=args.executor,
+        workers=args.workers,
+        max_iterations=args.max_iterations,
+        command=command,
+        progress=not args.no_progress,
+    )
+    write_text_atomic(out, result.text)
+    implied = result.implied
+    payload = {
+        "finding": finding.name,
+        "file": str(out),
+        "implied_se": finding.implied_se,
+        "implied_information": implied["information"],
+        "implied_events": implied["events"],
+        "implied_events_formula": implied["events_formula"],
+        "calibration": dict(result.record),
+        "history": result.history.to_dict(orient="records"),
+    }
+    text = (
+        f"{finding.summary()}\n"
+        f"implied SE(log {finding.estimand}) {finding.implied_se:.4f}, information 1/SE^2 = "
+        f"{implied['information']:.1f}, implied events ~{implied['events']:.0f} "
+        f"({implied['events_formula']})\n"
+        f"{result.summary()}\nwrote {out}"
+    )
+    print(json.dumps(payload, indent=2, default=float) if args.json else text)
+    return 0
+
+
+def add_calibrate_parser(sub, default_seed: int) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="solve a scenario that reproduces a reported HR/OR and CI; write it as TOML",
+        description="Calibrate a template scenario to a reported finding: solve the outcome "
+        "baseline (CI width), the effect's log-HR scale (estimate) and the infection level "
+        "(exposed share) by simulation, and write the scenario with a [calibration] record.",
+    )
+    src = p.add_argument_group("the finding: a name/file, or the flags below")
+    src.add_argument(
+        "--finding", help="shipped finding name or a finding .toml (see findings/reported/)"
+    )
+    src.add_argument("--name", default="my_finding", help="name of a finding given by flags")
+    src.add_argument("--n", type=int, help="persons in the study")
+    src.add_argument("--followup-months", type=float, help="follow-up in months")
+    src.add_argument("--estimand", choices=ESTIMANDS, help="HR or OR")
+    src.add_argument("--estimate", type=float, help="reported ratio estimate")
+    src.add_argument("--ci", type=float, nargs=2, metavar=("LOW", "HIGH"), help="reported 95%% CI")
+    p.add_argument(
+        "--template",
+        help=f"assumptions to calibrate: {', '.join(list_templates())} or a scenario .toml "
+        "(default: time_varying_cohort for an HR, matched_test_negative for an OR)",
+    )
+    p.add_argument(
+        "--exposed-share",
+        type=float,
+        help="assumed share of persons with a documented exposure, in (0, 1) "
+        "(default: keep the template's infection rates)",
+    )
+    p.add_argument(
+        "--effect-shape",
+        help="relative log-HR by window start day, e.g. 0:1,90:0.45,365:0.15 "
+        "(default: the template's effect profile)",
+    )
+    p.add_argument("--reps", type=int, default=400, help="replicates per iteration (default 400)")
+    p.add_argument("--seed", type=int, default=default_seed, help="seed (default %(default)s)")
+    p.add_argument("--max-iterations", type=int, default=10, help="give up after (default 10)")
+    p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--out", required=True, help="scenario file to write (.toml, atomically)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_calibrate)
