@@ -50,3 +50,55 @@ def test_reproduce_report_small(tmp_path, capsys):
     ):
         assert (out / "figures" / f"{name}.png").exists()
         assert (out / "figures" / f"{name}.svg").exists()
+
+
+def test_reproduce_own_finding_file_with_a_calibrated_scenario(tmp_path, capsys):
+    """A user's finding file and the scenario `reawaken calibrate` wrote for it."""
+    from reawaken.scenario import preset_text
+
+    finding = tmp_path / "mine.toml"
+    finding.write_text(
+        "name = 'mine'\nn = 4837\nfollowup_months = 30\nestimand = 'OR'\nestimate = 1.85\n"
+        "ci_low = 1.14\nci_high = 3.02\n"
+    )
+    scenario = tmp_path / "mine_scenario.toml"
+    scenario.write_text(preset_text("ukb_cancer_mortality"))
+    out = tmp_path / "report"
+    argv = ["reproduce", "--finding", str(finding), "--scenario", str(scenario), "--reps", "4"]
+    argv += ["--power-reps", "2", "--stress-reps", "2", "--executor", "serial", "--no-progress"]
+    assert main([*argv, "--out", str(out), "--json"]) in (0, 1)
+    payload = json.loads(capsys.readouterr().out)
+    assert payload[0]["finding"] == "mine"
+    assert (out / "figures" / "mine_sampling_distribution.png").exists()
+
+
+def test_reproduce_finding_file_needs_a_scenario(tmp_path, capsys):
+    finding = tmp_path / "mine.toml"
+    finding.write_text(
+        "name = 'mine'\nn = 100\nfollowup_months = 3\nestimand = 'HR'\nestimate = 1.5\n"
+        "ci_low = 1.1\nci_high = 2.0\n"
+    )
+    out = tmp_path / "r"
+    assert main(["reproduce", "--finding", str(finding), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--scenario" in err
+    assert not out.exists()
+
+
+def test_reproduce_scenario_needs_exactly_one_finding(tmp_path, capsys):
+    argv = ["reproduce", "--scenario", "ukb_cancer_mortality", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "exactly one --finding" in capsys.readouterr().err
+
+
+def test_stress_finding_file_needs_a_scenario(tmp_path, capsys):
+    finding = tmp_path / "mine.toml"
+    finding.write_text(
+        "name = 'mine'\nn = 100\nfollowup_months = 3\nestimand = 'HR'\nestimate = 1.5\n"
+        "ci_low = 1.1\nci_high = 2.0\n"
+    )
+    out = tmp_path / "s"
+    assert main(["stress", "--finding", str(finding), "--reps", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--scenario" in err
+    assert not out.exists()

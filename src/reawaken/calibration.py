@@ -48,6 +48,9 @@ ESTIMAND_OF_ANALYSIS = {
 }
 MATCHED_ANALYSES = ("matched_cox", "matched_or")
 SHARE_PERSONS = 200_000
+START_EVENTS_BAND = (1 / 3, 3.0)
+MAX_FAILED_SHARE = 0.05
+DAMP_AFTER = 5
 
 
 def scale_baseline(model: HazardModel, factor: float) -> HazardModel:
@@ -131,11 +134,15 @@ def implied_information(
     }
 
 
+def _simulated_rates(scenario: Scenario, seed: int, persons: int) -> tuple[float, float]:
+    data = simulate_cohort(scenario.with_n(persons), np.random.default_rng(seed)).data
+    return float(data["exposure_day"].notna().mean()), float((data["event"] == 1).mean())
+
+
 def documented_share(scenario: Scenario, seed: int, persons: int = SHARE_PERSONS) -> float:
     """Share of simulated persons with a documented exposure (``exposure_day`` set), from one
     cohort of ``persons`` drawn with ``default_rng(seed)`` (MC SE ``< 0.0012``)."""
-    data = simulate_cohort(scenario.with_n(persons), np.random.default_rng(seed)).data
-    return float(data["exposure_day"].notna().mean())
+    return _simulated_rates(scenario, seed, persons)[0]
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,11 @@ class CalibrationResult:
             f"  median {estimand} {r['median_estimate']:.4g}, median SE {r['median_se']:.4f}, "
             f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} outcomes, exposed share "
             f"{r['exposed_share_simulated']:.3f}{target_share}"
+            + (
+                f"\n  {r['failed_replicates']} replicates failed (left out of the medians)"
+                if r.get("failed_replicates")
+                else ""
+            )
         )
 
 
@@ -172,58 +184,79 @@ def _evaluate(
         scenario, reps=reps, seed=seed, executor=executor, workers=workers, progress=progress
     ).data
     failed = table["error"].dropna()
-    if len(failed):
+    if len(failed) > MAX_FAILED_SHARE * reps:
         raise AnalysisError(
             f"calibration: {len(failed)} of {reps} replicates failed ({failed.iloc[0]}); "
             "fix: raise the outcome rate or the exposure share in the template"
         )
+    table = table[table["error"].isna()]
     width = np.log(table["ci_high"]) - np.log(table["ci_low"])
     return {
         "median_log_estimate": float(table["log_estimate"].median()),
         "mcse_median_log_estimate": float(
-            1.2533 * table["log_estimate"].std(ddof=1) / math.sqrt(reps)
+            1.2533 * table["log_estimate"].std(ddof=1) / math.sqrt(len(table))
         ),
         "median_se": float(table["se"].median()),
         "median_ci_low": float(table["ci_low"].median()),
         "median_ci_high": float(table["ci_high"].median()),
         "median_ci_width": float(width.median()),
         "mean_events": float(table["events"].astype(float).mean()),
+        "failed_replicates": len(failed),
         "mcse_median_se_relative": float(
-            1.2533 * (table["se"] / table["se"].median()).std(ddof=1) / math.sqrt(reps)
+            1.2533 * (table["se"] / table["se"].median()).std(ddof=1) / math.sqrt(len(table))
         ),
     }
 
 
-def _solve_infection_level(
+def _starting_knobs(
     text: str,
     label: str,
     finding: ReportedFinding,
     shape: EffectShape | None,
-    target: float,
+    exposed_share: float | None,
     seed: int,
     tolerance: float,
     max_iterations: int = 12,
 ) -> Knobs:
-    """The infection-rate multiplier giving the target documented share (cheap: simulation
-    only, :func:`documented_share` with a fixed seed); solved first, as the share hardly
-    depends on the outcome's level or effect."""
+    """Knobs before the replicate iterations, from cheap simulations alone (fixed seed).
+
+    The infection multiplier is solved for the exposed share first (the share hardly depends
+    on the outcome). A template whose outcome events at n are off by more than
+    :data:`START_EVENTS_BAND` from the Schoenfeld-implied events is moved there (a start with
+    too few events gives non-converging fits); otherwise its level is the start.
+    """
     knobs = Knobs()
     for _ in range(max_iterations):
         scenario = parse_scenario_text(
             render_calibrated(text, label, finding, knobs, effect_shape=shape), label
         )
-        share = documented_share(scenario, seed)
-        if abs(share - target) <= tolerance:
-            return knobs
-        if share <= 0 or share >= 1:
+        share, outcome_rate = _simulated_rates(scenario, seed, SHARE_PERSONS)
+        if exposed_share is None or abs(share - exposed_share) <= tolerance:
             break
-        step = _step(math.log1p(-target) / math.log1p(-share), 0.1, 10.0)
+        if share <= 0 or share >= 1:
+            raise AnalysisError(
+                f"template {label} gives an exposed share of {share:g}; fix: raise its "
+                "infection rates or documentation probability"
+            )
+        step = _step(math.log1p(-exposed_share) / math.log1p(-share), 0.1, 10.0)
         knobs = replace(knobs, infection_factor=_round6(knobs.infection_factor * step))
-    raise AnalysisError(
-        f"cannot reach an exposed share of {target:g} by scaling the infection rates of "
-        f"template {label} (last: {share:.3f}); fix: change --exposed-share or the template's "
-        "infection, testing or documentation settings"
-    )
+    else:
+        raise AnalysisError(
+            f"cannot reach an exposed share of {exposed_share:g} by scaling the infection rates "
+            f"of template {label} (last: {share:.3f}); fix: change --exposed-share or the "
+            "template's infection, testing or documentation settings"
+        )
+    if outcome_rate == 0:
+        raise AnalysisError(
+            f"template {label} gives no outcome events in {SHARE_PERSONS:,} persons; fix: "
+            "raise its outcome baseline hazard"
+        )
+    implied = implied_information(finding, scenario, share)["events"]
+    ratio = implied / (outcome_rate * finding.n)
+    lo, hi = START_EVENTS_BAND
+    if not lo <= ratio <= hi:
+        knobs = replace(knobs, baseline_factor=_round6(ratio))
+    return knobs
 
 
 def _step(value: float, lo: float = 0.25, hi: float = 4.0) -> float:
@@ -244,7 +277,7 @@ def calibrate_to_finding(
     seed: int = 2025,
     executor: str = "processes",
     workers: int | None = None,
-    max_iterations: int = 10,
+    max_iterations: int = 15,
     tolerance: CalibrationTolerance | None = None,
     command: str | None = None,
     progress: bool = False,
@@ -299,40 +332,45 @@ def calibrate_to_finding(
             f"{'time_varying_cohort' if finding.estimand == 'HR' else 'matched_test_negative'})"
         )
     target_log, target_se = math.log(finding.estimate), finding.implied_se
-    knobs = Knobs()
-    if exposed_share is not None:
-        knobs = _solve_infection_level(
-            text, label, finding, shape, exposed_share, seed, tol.exposed_share
-        )
+    knobs = _starting_knobs(text, label, finding, shape, exposed_share, seed, tol.exposed_share)
     rows = []
     for iteration in range(1, max_iterations + 1):
         body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
         scenario = parse_scenario_text(body, f"calibrated {label}")
         stats = _evaluate(scenario, reps, seed, executor, workers, progress)
-        rows.append({"iteration": iteration, **vars(knobs), **stats})
+        share = documented_share(scenario, seed)
+        rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
         d_est = stats["median_log_estimate"] - target_log
         d_se = stats["median_se"] / target_se - 1
+        # more outcome events end more follow-up before an infection: the share can drift
+        d_share = 0.0 if exposed_share is None else share - exposed_share
         tol_est = max(tol.log_estimate, tol.mcse_fraction * stats["mcse_median_log_estimate"])
         tol_se = max(tol.se_relative, tol.mcse_fraction * stats["mcse_median_se_relative"])
-        if abs(d_est) <= tol_est and abs(d_se) <= tol_se:
+        if abs(d_est) <= tol_est and abs(d_se) <= tol_se and abs(d_share) <= tol.exposed_share:
             break
         if iteration == max_iterations:
             raise AnalysisError(
                 f"calibration did not converge in {max_iterations} iterations (median estimate "
                 f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
-                f"SE {stats['median_se']:.4f} vs {target_se:.4f}); fix: raise --reps or "
+                f"SE {stats['median_se']:.4f} vs {target_se:.4f}, exposed share {share:.3f}); "
+                "fix: raise --reps or "
                 "--max-iterations, or check that the template can reach the target"
             )
-        # only the knob whose own target is missed moves: a settled knob stays put, so its
-        # discrete effects (events in or out of follow-up) do not jolt the other
+        # full Newton-like steps first; halved from iteration DAMP_AFTER on, so that a target
+        # sitting between two of the replicates' discrete outcomes is approached, not circled
+        damping = 1.0 if iteration < DAMP_AFTER else 0.5
+        # only the knobs whose own target is missed move: a settled knob stays put, so its
+        # discrete effects (events in or out of follow-up) do not jolt the others
         est_ratio = target_log / stats["median_log_estimate"] if stats["median_log_estimate"] else 0
         f, kappa = knobs.baseline_factor, knobs.effect_factor
         if abs(d_se) > tol_se:
-            f *= _step((stats["median_se"] / target_se) ** 2)
+            f *= _step((stats["median_se"] / target_se) ** 2) ** damping
         if abs(d_est) > tol_est:
-            kappa *= _step(est_ratio if est_ratio > 0 else 2.0)
-        knobs = replace(knobs, baseline_factor=_round6(f), effect_factor=_round6(kappa))
-    share = documented_share(scenario, seed)
+            kappa *= _step(est_ratio if est_ratio > 0 else 2.0) ** damping
+        r = knobs.infection_factor
+        if exposed_share is not None and abs(d_share) > tol.exposed_share:
+            r *= _step(math.log1p(-exposed_share) / math.log1p(-share)) ** damping
+        knobs = Knobs(_round6(f), _round6(kappa), _round6(r))
     implied = implied_information(
         finding, scenario, exposed_share if exposed_share is not None else share
     )
@@ -365,6 +403,7 @@ def calibrate_to_finding(
         "median_ci": [round(stats["median_ci_low"], 3), round(stats["median_ci_high"], 3)],
         "mean_events": round(stats["mean_events"], 1),
         "exposed_share_simulated": round(share, 4),
+        "failed_replicates": stats["failed_replicates"] or None,
     }
     final = render_calibrated(
         text, label, finding, knobs, effect_shape=shape, record=record, implied=implied

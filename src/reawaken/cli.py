@@ -122,9 +122,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 2:
             raise ReawakenError(f"--{flag.replace('_', '-')} must be >= 2")
     names = args.finding or list_findings()
+    if args.scenario is not None and len(names) != 1:
+        raise ReawakenError("--scenario needs exactly one --finding (the finding it reproduces)")
     certificates = [
         build_certificate(
             name,
+            scenario=args.scenario,
             reps=args.reps,
             seed=args.seed,
             power_reps=args.power_reps,
@@ -246,8 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--finding",
         action="append",
-        choices=list_findings(),
-        help="finding to reproduce (repeatable; default: all)",
+        help=f"finding to reproduce: {', '.join(list_findings())} or a finding .toml "
+        "(repeatable; default: all shipped)",
+    )
+    p.add_argument(
+        "--scenario",
+        help="scenario reproducing the finding (default: its preset), e.g. a file written by "
+        "`reawaken calibrate`",
     )
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"

@@ -136,7 +136,7 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
     )
     p.add_argument("--reps", type=int, default=400, help="replicates per iteration (default 400)")
     p.add_argument("--seed", type=int, default=default_seed, help="seed (default %(default)s)")
-    p.add_argument("--max-iterations", type=int, default=10, help="give up after (default 10)")
+    p.add_argument("--max-iterations", type=int, default=15, help="give up after (default 15)")
     p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     p.add_argument("--out", required=True, help="scenario file to write (.toml, atomically)")

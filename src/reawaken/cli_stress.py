@@ -28,6 +28,11 @@ def cmd_stress(args: argparse.Namespace) -> int:
             raise AnalysisError(
                 f"--mechanisms: unknown {', '.join(unknown)}; choose from {', '.join(MECHANISMS)}"
             )
+    if args.scenario is None and args.finding not in list_findings():
+        raise AnalysisError(
+            f"finding {args.finding} has no shipped preset; fix: pass --scenario FILE, e.g. "
+            "the file written by `reawaken calibrate` for it"
+        )
     result = run_battery(
         load_scenario(args.scenario or args.finding),
         finding,
@@ -64,7 +69,11 @@ def cmd_stress(args: argparse.Namespace) -> int:
 
 def add_stress_parser(sub, default_seed: int) -> None:
     p = sub.add_parser("stress", help="bias battery: what each bias does, tipping points")
-    p.add_argument("--finding", required=True, choices=list_findings())
+    p.add_argument(
+        "--finding",
+        required=True,
+        help=f"{', '.join(list_findings())} or a finding .toml (then also --scenario)",
+    )
     p.add_argument("--scenario", help="scenario to stress (default: the finding's preset)")
     p.add_argument("--reps", type=int, default=200, help="replicates per mechanism × strength")
     p.add_argument("--mechanisms", help=f"comma-separated subset of: {', '.join(MECHANISMS)}")

@@ -7,6 +7,10 @@ their key names carry (``*_years``, ``*_days``, ``*_per_year``); internally ever
 
 Every unknown key, missing key or out-of-range value raises :class:`ScenarioError` naming the
 key (as a dotted path) and the allowed keys or values.
+
+``infection.rate_multiplier`` scales the monthly infection rates (the waves' shape stays);
+a ``[calibration]`` table is the provenance record written by ``reawaken calibrate`` (kept in
+:attr:`Scenario.calibration`, not used by the simulator).
 """
 
 from __future__ import annotations

@@ -131,16 +131,21 @@ def _strip_leading_comments(text: str) -> str:
 
 
 def wrap_command(command: str) -> list[str]:
-    """The command on comment lines of at most the file's width, continued with ``\\``."""
-    words, lines, current = command.split(" "), [], ""
-    for i, word in enumerate(words):
-        is_value = i > 0 and not word.startswith("--")
-        candidate = f"{current} {word}" if current else word
-        if current and not is_value and len(candidate) > _WIDTH - 8:
-            lines.append(current + " \\")
-            current = "    " + word
+    """The command on comment lines of at most the file's width, continued with ``\\``;
+    lines break only before an option, never between an option and its values."""
+    units: list[str] = []
+    for word in command.split(" "):
+        if word.startswith("--") or not units or units[-1] == "reawaken":
+            units.append(word)
         else:
-            current = candidate
+            units[-1] += " " + word
+    lines, current, limit = [], "", _WIDTH - 12
+    for unit in units:
+        if current and len(current) + 1 + len(unit) > limit:
+            lines.append(current + " \\")
+            current = "    " + unit
+        else:
+            current = f"{current} {unit}" if current else unit
     lines.append(current)
     return ["  " + line for line in lines]
 

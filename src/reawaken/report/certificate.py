@@ -20,11 +20,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analyze import run_analysis
+from ..errors import ScenarioError
 from ..evaluate import run_replicates
 from ..findings import ReportedFinding, load_finding
 from ..power.design_analysis import design_analysis
 from ..power.simulation import simulate_power
-from ..scenario import DesignSpec, load_scenario
+from ..scenario import DesignSpec, list_presets, load_scenario
 from ..sensitivity.evalue import evalue_for_finding
 from ..sensitivity.stress import run_battery
 from ..simulate.cohort import simulate_cohort
@@ -137,6 +138,7 @@ def forest_rows(cert: Certificate) -> list[tuple[str, float, float, float]]:
 def build_certificate(
     name: str,
     *,
+    scenario: str | None = None,
     reps: int,
     seed: int,
     power_reps: int,
@@ -144,9 +146,20 @@ def build_certificate(
     executor: str = "processes",
     progress: bool = False,
 ) -> Certificate:
-    """Compute the certificate of one finding (see module docstring)."""
+    """Compute the certificate of one finding (see module docstring).
+
+    ``name`` is a shipped finding or a finding TOML file; ``scenario`` (a preset name or a
+    scenario file, e.g. one written by ``reawaken calibrate``) defaults to the finding's preset.
+    """
     finding = load_finding(name)
-    scenario = load_scenario(name)
+    if scenario is None:
+        if finding.name not in list_presets() or str(name).endswith(".toml"):
+            raise ScenarioError(
+                f"finding {name} has no shipped preset; fix: pass --scenario FILE, e.g. the "
+                "file written by `reawaken calibrate` for it"
+            )
+        scenario = finding.name
+    scenario = load_scenario(scenario)
     design = scenario.design or DesignSpec()
     figures: dict[str, Figure] = {}
 
@@ -251,10 +264,10 @@ def build_certificate(
         )
     figures["sampling_distribution"] = _sampling_figure(log_est, finding)
     figures["power_curve"] = plot_power_curve(
-        curve, x="n", mcse="mcse", xlabel="cohort size n", title=f"Simulated power, {name}"
+        curve, x="n", mcse="mcse", xlabel="cohort size n", title=f"Simulated power, {finding.name}"
     )
     figures["stress"] = plot_stress(
-        battery.table, reported=finding.estimate, title=f"Bias battery: {name}"
+        battery.table, reported=finding.estimate, title=f"Bias battery: {finding.name}"
     )
     return Certificate(
         finding, rows, reps_table, curve, battery.table, battery.tipping_points, figures
