@@ -52,15 +52,22 @@ def test_reproduce_report_small(tmp_path, capsys):
         assert (out / "figures" / f"{name}.svg").exists()
 
 
+def _finding_file(tmp_path, n=100, months=3, estimand="HR", ci=(1.1, 1.5, 2.0)):
+    """A user's finding file (the keys of findings/reported/*.toml)."""
+    low, estimate, high = ci
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        f"name = 'mine'\nn = {n}\nfollowup_months = {months}\nestimand = '{estimand}'\n"
+        f"estimate = {estimate}\nci_low = {low}\nci_high = {high}\n"
+    )
+    return path
+
+
 def test_reproduce_own_finding_file_with_a_calibrated_scenario(tmp_path, capsys):
     """A user's finding file and the scenario `reawaken calibrate` wrote for it."""
     from reawaken.scenario import preset_text
 
-    finding = tmp_path / "mine.toml"
-    finding.write_text(
-        "name = 'mine'\nn = 4837\nfollowup_months = 30\nestimand = 'OR'\nestimate = 1.85\n"
-        "ci_low = 1.14\nci_high = 3.02\n"
-    )
+    finding = _finding_file(tmp_path, n=4837, months=30, estimand="OR", ci=(1.14, 1.85, 3.02))
     scenario = tmp_path / "mine_scenario.toml"
     scenario.write_text(preset_text("ukb_cancer_mortality"))
     out = tmp_path / "report"
@@ -73,11 +80,7 @@ def test_reproduce_own_finding_file_with_a_calibrated_scenario(tmp_path, capsys)
 
 
 def test_reproduce_finding_file_needs_a_scenario(tmp_path, capsys):
-    finding = tmp_path / "mine.toml"
-    finding.write_text(
-        "name = 'mine'\nn = 100\nfollowup_months = 3\nestimand = 'HR'\nestimate = 1.5\n"
-        "ci_low = 1.1\nci_high = 2.0\n"
-    )
+    finding = _finding_file(tmp_path)
     out = tmp_path / "r"
     assert main(["reproduce", "--finding", str(finding), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
@@ -92,11 +95,7 @@ def test_reproduce_scenario_needs_exactly_one_finding(tmp_path, capsys):
 
 
 def test_stress_finding_file_needs_a_scenario(tmp_path, capsys):
-    finding = tmp_path / "mine.toml"
-    finding.write_text(
-        "name = 'mine'\nn = 100\nfollowup_months = 3\nestimand = 'HR'\nestimate = 1.5\n"
-        "ci_low = 1.1\nci_high = 2.0\n"
-    )
+    finding = _finding_file(tmp_path)
     out = tmp_path / "s"
     assert main(["stress", "--finding", str(finding), "--reps", "2", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
