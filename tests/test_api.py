@@ -3,6 +3,10 @@
 import reawaken
 
 PUBLIC_API = [
+    "CalibrationResult",
+    "calibrate_to_finding",
+    "list_templates",
+    "render_from_record",
     "ReplicateTable",
     "run_replicates",
     "Performance",

@@ -22,12 +22,13 @@ from .analysis.km import kaplan_meier, logrank
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
 from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
+from .calibration import CalibrationResult, calibrate_to_finding, render_from_record
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density, match_propensity
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
 from .estimate import Estimate
 from .evaluate import ReplicateTable, run_replicates
-from .findings import ReportedFinding, list_findings, load_finding
+from .findings import ReportedFinding, list_findings, list_templates, load_finding
 from .io import cohort_from_dates, frame_sha256, read_cohort, write_table
 from .performance import Performance, performance, reps_for_mcse
 from .power.analytic import freedman, minimum_detectable_hr, schoenfeld
@@ -45,6 +46,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "AnalysisError",
+    "CalibrationResult",
     "Cohort",
     "CohortCheck",
     "CohortError",
@@ -59,6 +61,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "calibrate_to_finding",
     "cohort_from_dates",
     "cumulative_incidence",
     "design_analysis",
@@ -75,6 +78,7 @@ __all__ = [
     "kaplan_meier",
     "list_findings",
     "list_presets",
+    "list_templates",
     "load_finding",
     "load_scenario",
     "logistic_or_test_negative",
@@ -87,6 +91,7 @@ __all__ = [
     "performance",
     "ph_test",
     "read_cohort",
+    "render_from_record",
     "reps_for_mcse",
     "run_replicates",
     "sample_size_for_power",

@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
     )
-    p.add_argument("--reps", type=int, default=200, help="replicates per finding (default 200)")
+    p.add_argument("--reps", type=int, default=600, help="replicates per finding (default 600)")
     p.add_argument("--power-reps", type=int, default=40, help="replicates per power-curve point")
     p.add_argument(
         "--stress-reps",
