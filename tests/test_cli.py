@@ -163,7 +163,7 @@ def test_simulate_from_scenario_file(tmp_path, capsys):
         ),
         (["validate", "/no/such/file.csv"], "not found"),
         (["simulate", "--scenario", "flatiron_lung_mets"], "required: --out"),
-        (["reproduce", "--finding", "bogus"], "invalid choice"),
+        (["reproduce", "--finding", "bogus"], "unknown finding 'bogus'"),
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line(args, message, tmp_path, monkeypatch):
