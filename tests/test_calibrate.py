@@ -10,6 +10,7 @@ target itself (within Monte Carlo error).
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import tomllib
@@ -171,6 +172,9 @@ def test_cli_calibrates_a_finding_given_by_flags_same_seed_same_bytes(tmp_path, 
     assert "implied SE(log HR)" in printed and "implied events" in printed
     assert "information 1/SE^2" in printed
     assert main([*argv, "--out", str(tmp_path / "b.toml"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["calibration"]["reps"] == 12 and payload["history"]
+    assert payload["implied_information"] == pytest.approx(1 / payload["implied_se"] ** 2)
     text = (tmp_path / "a.toml").read_text()
     assert text == (tmp_path / "b.toml").read_text()
     scenario = parse_scenario_text(text)
