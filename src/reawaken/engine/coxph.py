@@ -98,6 +98,24 @@ def _tied_sums(data: _Data, values: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values[idx.event_rows], idx.group_starts, axis=0)
 
 
+def _tie_steps(efron: bool, dk: np.ndarray, wk: np.ndarray):
+    """The terms of the tie correction, one per rank ``j`` within a tied event time.
+
+    Efron: for ``j = 0 .. d_k - 1`` the risk set loses the fraction ``j / d_k`` of the tied
+    events' risk, each term weighted ``w_k / d_k`` (mean event weight); Breslow: one term,
+    fraction 0, weight ``w_k`` (Therneau & Grambsch 2000, sec. 3.3). Yields
+    ``(active, frac, meanwt)``: event times with a ``j``-th tied event, the fractions (0 where
+    inactive) and the term weights.
+    """
+    if not efron:
+        yield np.ones(dk.shape, dtype=bool), np.zeros_like(dk), wk
+        return
+    meanwt = wk / np.where(dk > 0, dk, 1.0)
+    for j in range(int(dk.max()) if dk.size else 0):
+        active = dk > j
+        yield active, np.where(active, j / dk, 0.0), meanwt
+
+
 def _terms(data: _Data, beta: np.ndarray, *, second: bool = True):
     """Log-likelihood, score and information at ``beta`` plus per-time pieces."""
     x, w, idx = data.x, data.w, data.index
@@ -126,15 +144,7 @@ def _terms(data: _Data, beta: np.ndarray, *, second: bool = True):
     loglik = float(np.sum(w[ev] * (eta[ev] - shift)))
     score = (w[ev, None] * x[ev]).sum(axis=0)
     info = np.zeros((p, p))
-    if data.efron:
-        meanwt = wk / dk
-        n_terms = int(dk.max()) if dk.size else 0
-    else:
-        meanwt = wk
-        n_terms = 1
-    for j in range(n_terms):
-        active = dk > j
-        frac = np.where(active, j / dk, 0.0) if data.efron else np.zeros_like(dk)
+    for active, frac, meanwt in _tie_steps(data.efron, dk, wk):
         den = s0 - frac * e0
         a = meanwt[active]
         loglik -= float(np.sum(a * np.log(den[active])))
@@ -249,11 +259,7 @@ def _time_terms(data: _Data, coef: np.ndarray) -> dict[str, np.ndarray]:
         "zbar": np.zeros((k_count, p)),
         "risk": r_all,
     }
-    n_terms = int(dk.max()) if (data.efron and k_count) else 1
-    meanwt = wk / dk if data.efron else wk
-    for j in range(n_terms):
-        active = dk > j
-        frac = np.where(active, j / dk, 0.0) if data.efron else np.zeros(k_count)
+    for active, frac, meanwt in _tie_steps(data.efron, dk, wk):
         den = np.where(active, s0 - frac * e0, 1.0)
         a = np.where(active, meanwt / den, 0.0)
         z = (s1 - frac[:, None] * e1) / den[:, None]
