@@ -17,6 +17,7 @@ from reawaken.evaluate import (
     MEASURES,
     ReplicateTable,
     performance,
+    replicate_pool,
     reps_for_mcse,
     run_replicates,
 )
@@ -233,6 +234,17 @@ def test_processes_identical_to_serial(
     )
     pd.testing.assert_frame_equal(table.data, serial_table.data, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(out), serial_table.data, check_exact=True)
+
+
+def test_shared_pool_identical_to_serial_across_calls(flatiron, serial_table):
+    """One replicate_pool serves several run_replicates calls with the same tables."""
+    with replicate_pool("processes", 2) as pool:
+        first = run_replicates(flatiron, reps=8, seed=5, n=3000, executor=pool, workers=2)
+        again = run_replicates(flatiron, reps=8, seed=5, n=3000, executor=pool, workers=2)
+    pd.testing.assert_frame_equal(first.data, serial_table.data, check_exact=True)
+    pd.testing.assert_frame_equal(again.data, serial_table.data, check_exact=True)
+    with replicate_pool("serial") as passthrough:
+        assert passthrough == "serial"
 
 
 def test_dask_identical_to_serial(flatiron, serial_table, dask_scheduler):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +32,7 @@ import pandas as pd
 
 from .analysis.study import Analysis
 from .errors import AnalysisError, ScenarioError
-from .evaluate import run_replicates
+from .evaluate import replicate_pool, run_replicates
 from .findings import ReportedFinding, template_text
 from .power.analytic import exposed_share_for_matching
 from .scenario import HazardModel, Scenario, parse_scenario_text
@@ -178,7 +179,12 @@ class CalibrationResult:
 
 
 def _evaluate(
-    scenario: Scenario, reps: int, seed: int, executor: str, workers: int | None, progress: bool
+    scenario: Scenario,
+    reps: int,
+    seed: int,
+    executor: str | Executor,
+    workers: int | None,
+    progress: bool,
 ) -> dict[str, float]:
     table = run_replicates(
         scenario, reps=reps, seed=seed, executor=executor, workers=workers, progress=progress
@@ -334,43 +340,46 @@ def calibrate_to_finding(
     target_log, target_se = math.log(finding.estimate), finding.implied_se
     knobs = _starting_knobs(text, label, finding, shape, exposed_share, seed, tol.exposed_share)
     rows = []
-    for iteration in range(1, max_iterations + 1):
-        body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
-        scenario = parse_scenario_text(body, f"calibrated {label}")
-        stats = _evaluate(scenario, reps, seed, executor, workers, progress)
-        share = documented_share(scenario, seed)
-        rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
-        d_est = stats["median_log_estimate"] - target_log
-        d_se = stats["median_se"] / target_se - 1
-        # more outcome events end more follow-up before an infection: the share can drift
-        d_share = 0.0 if exposed_share is None else share - exposed_share
-        tol_est = max(tol.log_estimate, tol.mcse_fraction * stats["mcse_median_log_estimate"])
-        tol_se = max(tol.se_relative, tol.mcse_fraction * stats["mcse_median_se_relative"])
-        if abs(d_est) <= tol_est and abs(d_se) <= tol_se and abs(d_share) <= tol.exposed_share:
-            break
-        if iteration == max_iterations:
-            raise AnalysisError(
-                f"calibration did not converge in {max_iterations} iterations (median estimate "
-                f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
-                f"SE {stats['median_se']:.4f} vs {target_se:.4f}, exposed share {share:.3f}); "
-                "fix: raise --reps or "
-                "--max-iterations, or check that the template can reach the target"
+    with replicate_pool(executor, workers) as pool:  # one pool for all iterations
+        for iteration in range(1, max_iterations + 1):
+            body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
+            scenario = parse_scenario_text(body, f"calibrated {label}")
+            stats = _evaluate(scenario, reps, seed, pool, workers, progress)
+            share = documented_share(scenario, seed)
+            rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
+            d_est = stats["median_log_estimate"] - target_log
+            d_se = stats["median_se"] / target_se - 1
+            # more outcome events end more follow-up before an infection: the share can drift
+            d_share = 0.0 if exposed_share is None else share - exposed_share
+            tol_est = max(tol.log_estimate, tol.mcse_fraction * stats["mcse_median_log_estimate"])
+            tol_se = max(tol.se_relative, tol.mcse_fraction * stats["mcse_median_se_relative"])
+            if abs(d_est) <= tol_est and abs(d_se) <= tol_se and abs(d_share) <= tol.exposed_share:
+                break
+            if iteration == max_iterations:
+                raise AnalysisError(
+                    f"calibration did not converge in {max_iterations} iterations (median estimate "
+                    f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
+                    f"SE {stats['median_se']:.4f} vs {target_se:.4f}, exposed share {share:.3f}); "
+                    "fix: raise --reps or "
+                    "--max-iterations, or check that the template can reach the target"
+                )
+            # full Newton-like steps first; halved from iteration DAMP_AFTER on, so that a target
+            # sitting between two of the replicates' discrete outcomes is approached, not circled
+            damping = 1.0 if iteration < DAMP_AFTER else 0.5
+            # only the knobs whose own target is missed move: a settled knob stays put, so its
+            # discrete effects (events in or out of follow-up) do not jolt the others
+            est_ratio = (
+                target_log / stats["median_log_estimate"] if stats["median_log_estimate"] else 0
             )
-        # full Newton-like steps first; halved from iteration DAMP_AFTER on, so that a target
-        # sitting between two of the replicates' discrete outcomes is approached, not circled
-        damping = 1.0 if iteration < DAMP_AFTER else 0.5
-        # only the knobs whose own target is missed move: a settled knob stays put, so its
-        # discrete effects (events in or out of follow-up) do not jolt the others
-        est_ratio = target_log / stats["median_log_estimate"] if stats["median_log_estimate"] else 0
-        f, kappa = knobs.baseline_factor, knobs.effect_factor
-        if abs(d_se) > tol_se:
-            f *= _step((stats["median_se"] / target_se) ** 2) ** damping
-        if abs(d_est) > tol_est:
-            kappa *= _step(est_ratio if est_ratio > 0 else 2.0) ** damping
-        r = knobs.infection_factor
-        if exposed_share is not None and abs(d_share) > tol.exposed_share:
-            r *= _step(math.log1p(-exposed_share) / math.log1p(-share)) ** damping
-        knobs = Knobs(_round6(f), _round6(kappa), _round6(r))
+            f, kappa = knobs.baseline_factor, knobs.effect_factor
+            if abs(d_se) > tol_se:
+                f *= _step((stats["median_se"] / target_se) ** 2) ** damping
+            if abs(d_est) > tol_est:
+                kappa *= _step(est_ratio if est_ratio > 0 else 2.0) ** damping
+            r = knobs.infection_factor
+            if exposed_share is not None and abs(d_share) > tol.exposed_share:
+                r *= _step(math.log1p(-exposed_share) / math.log1p(-share)) ** damping
+            knobs = Knobs(_round6(f), _round6(kappa), _round6(r))
     implied = implied_information(
         finding, scenario, exposed_share if exposed_share is not None else share
     )

@@ -23,7 +23,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import AnalysisError
-from ..evaluate import Analysis, run_replicates
+from ..evaluate import Analysis, replicate_pool, run_replicates
 from ..scenario import Scenario
 from ..simulate.effects import EffectProfile
 
@@ -107,38 +107,41 @@ def simulate_power(
         raise AnalysisError(f"cohort sizes must be positive, got {ns}")
     hrs = [float("nan")] if hr_grid is None else [float(v) for v in hr_grid]
     rows = []
-    for hr in hrs:
-        sc = scenario if np.isnan(hr) else with_constant_hr(scenario, hr)
-        for n in ns:
-            table = run_replicates(
-                sc,
+    grid = [(hr, n) for hr in hrs for n in ns]
+    with replicate_pool(executor, workers) as pool:  # one pool for the whole grid
+        tables = [
+            run_replicates(
+                scenario if np.isnan(hr) else with_constant_hr(scenario, hr),
                 analysis,
                 reps=reps,
                 seed=seed,
-                executor=executor,
+                executor=pool,
                 workers=workers,
                 scheduler=scheduler,
                 n=n,
                 progress=progress,
             ).data
-            ok = table["p_value"].notna()
-            p = float((table.loc[ok, "p_value"] < alpha).mean()) if ok.any() else float("nan")
-            k = int(ok.sum())
-            log_est = table.loc[ok, "log_estimate"]
-            rows.append(
-                {
-                    "n": n,
-                    "hr": hr,
-                    "reps": k,
-                    "failed": int((~ok).sum()),
-                    "power": p,
-                    "mcse": float(np.sqrt(p * (1 - p) / k)) if k else float("nan"),
-                    "mean_log_estimate": float(log_est.mean()),
-                    "geometric_mean_estimate": float(np.exp(log_est.mean())),
-                    "mean_se": float(table.loc[ok, "se"].mean()),
-                    "mean_events": float(table.loc[ok, "events"].mean()),
-                }
-            )
+            for hr, n in grid
+        ]
+    for (hr, n), table in zip(grid, tables, strict=True):
+        ok = table["p_value"].notna()
+        p = float((table.loc[ok, "p_value"] < alpha).mean()) if ok.any() else float("nan")
+        k = int(ok.sum())
+        log_est = table.loc[ok, "log_estimate"]
+        rows.append(
+            {
+                "n": n,
+                "hr": hr,
+                "reps": k,
+                "failed": int((~ok).sum()),
+                "power": p,
+                "mcse": float(np.sqrt(p * (1 - p) / k)) if k else float("nan"),
+                "mean_log_estimate": float(log_est.mean()),
+                "geometric_mean_estimate": float(np.exp(log_est.mean())),
+                "mean_se": float(table.loc[ok, "se"].mean()),
+                "mean_events": float(table.loc[ok, "events"].mean()),
+            }
+        )
     return PowerCurve(pd.DataFrame(rows, columns=list(POWER_COLUMNS)), scenario.name, alpha, seed)
 
 
