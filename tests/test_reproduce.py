@@ -40,7 +40,9 @@ def test_reproduce_report_small(tmp_path, capsys):
     assert any(q.startswith("tipping point: death_misattribution") for q in quantities)
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") >= 6  # self-contained
-    assert "flatiron" in (out / "report.md").read_text().lower()
+    report_md = (out / "report.md").read_text()
+    assert "flatiron" in report_md.lower()
+    assert "written by `reawaken calibrate --finding flatiron_lung_mets" in report_md
     for name in (
         "forest",
         "flatiron_lung_mets_sampling_distribution",

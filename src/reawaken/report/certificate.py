@@ -48,6 +48,7 @@ class Certificate:
     stress: pd.DataFrame
     tipping_points: pd.DataFrame
     figures: dict[str, Figure] = field(default_factory=dict)
+    provenance: str = ""
 
     @property
     def passed(self) -> bool:
@@ -269,6 +270,17 @@ def build_certificate(
     figures["stress"] = plot_stress(
         battery.table, reported=finding.estimate, title=f"Bias battery: {finding.name}"
     )
+    record = scenario.calibration or {}
+    provenance = f"scenario {scenario.name}" + (
+        f", written by `{record['command']}`" if "command" in record else " (not calibrated)"
+    )
     return Certificate(
-        finding, rows, reps_table, curve, battery.table, battery.tipping_points, figures
+        finding,
+        rows,
+        reps_table,
+        curve,
+        battery.table,
+        battery.tipping_points,
+        figures,
+        provenance,
     )

@@ -75,11 +75,12 @@ def write_report(
         f = cert.finding
         verdict = "PASS" if cert.passed else "FAIL"
         table = _display(cert.rows)
-        md += [f"## {f.title} — {verdict}\n", f"{f.source}\n", _md_table(table) + "\n"]
+        md += [f"## {f.title} — {verdict}\n", f"{f.source}\n", f"{cert.provenance}\n"]
+        md += [_md_table(table) + "\n"]
         md += [f"![{n}](figures/{f.name}_{n}.png)\n" for n, _ in figure_files[f.name]]
         body += [
             f"<h2>{html.escape(f.title)} — <span class='{verdict.lower()}'>{verdict}"
-            f"</span></h2><p>{html.escape(f.source)}</p>",
+            f"</span></h2><p>{html.escape(f.source)}</p><p>{html.escape(cert.provenance)}</p>",
             table.to_html(index=False, escape=True, border=0),
         ]
         body += [_img(p, n) for n, p in figure_files[f.name]]
