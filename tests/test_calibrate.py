@@ -309,3 +309,17 @@ def test_implied_information_uses_matching_ratio_for_matched_designs():
     assert info["information"] == pytest.approx(1 / finding.implied_se**2)
     assert info["events"] == pytest.approx(info["information"] * 25 / 4)  # p = 1/5
     assert "1:4" in info["events_formula"]
+
+
+def test_effect_step_handles_direction_and_the_null():
+    """Log-scale ratio when the median and the target agree in sign; a protective target
+    from a harmful start flips the effect; a null target sets it to 0."""
+    from reawaken.calibration import _effect_step
+
+    assert _effect_step(1.0, 0.2, 0.4, 1.0) == pytest.approx(2.0)
+    assert _effect_step(1.0, -0.2, -0.1, 1.0) == pytest.approx(0.5)
+    assert _effect_step(1.0, 0.2, 0.4, 0.5) == pytest.approx(math.sqrt(2))
+    assert _effect_step(1.0, 0.3, -0.35, 1.0) == -1.0
+    assert _effect_step(0.8, 0.0, 0.3, 1.0) == pytest.approx(1.6)
+    assert _effect_step(1.3, 0.2, 0.0, 1.0) == 0.0
+    assert _effect_step(1.0, 0.01, 1.0, 1.0) == 4.0  # one step is at most x4

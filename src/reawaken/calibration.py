@@ -265,6 +265,19 @@ def _starting_knobs(
     return knobs
 
 
+def _effect_step(kappa: float, median_log: float, target_log: float, damping: float) -> float:
+    """Next effect factor: ``kappa * (target / median)`` on the log scale when both point the
+    same way; a null target sets it to 0; a median of the wrong sign flips the effect's
+    direction (a protective finding from a harmful template), one of exactly 0 doubles it."""
+    if target_log == 0:
+        return 0.0
+    if median_log * target_log > 0:
+        return kappa * _step(target_log / median_log) ** damping
+    if median_log == 0:
+        return kappa * 2.0
+    return -kappa
+
+
 def _step(value: float, lo: float = 0.25, hi: float = 4.0) -> float:
     return float(np.clip(value, lo, hi))
 
@@ -368,14 +381,11 @@ def calibrate_to_finding(
             damping = 1.0 if iteration < DAMP_AFTER else 0.5
             # only the knobs whose own target is missed move: a settled knob stays put, so its
             # discrete effects (events in or out of follow-up) do not jolt the others
-            est_ratio = (
-                target_log / stats["median_log_estimate"] if stats["median_log_estimate"] else 0
-            )
             f, kappa = knobs.baseline_factor, knobs.effect_factor
             if abs(d_se) > tol_se:
                 f *= _step((stats["median_se"] / target_se) ** 2) ** damping
             if abs(d_est) > tol_est:
-                kappa *= _step(est_ratio if est_ratio > 0 else 2.0) ** damping
+                kappa = _effect_step(kappa, stats["median_log_estimate"], target_log, damping)
             r = knobs.infection_factor
             if exposed_share is not None and abs(d_share) > tol.exposed_share:
                 r *= _step(math.log1p(-exposed_share) / math.log1p(-share)) ** damping
