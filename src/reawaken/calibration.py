@@ -15,8 +15,11 @@ solves three multipliers, everything else staying as the template states it:
 Each iteration simulates and analyses the same ``reps`` replicates (common random numbers:
 seeds ``SeedSequence(seed).spawn(reps)``), so the iteration is a deterministic map and stops
 when the median log estimate, the median SE and the share are all within tolerance; the
-file written is exactly the text that was checked last. Medians match the reproduction
-certificate (:mod:`reawaken.report.certificate`). See REFERENCE.md for the targets.
+file written is exactly the text that was checked last. Only the knobs whose own target is
+missed move, steps are halved after the fourth iteration, and a template whose events are far
+from the Schoenfeld-implied ones starts there (cheap simulations, before any replicate).
+Medians match the reproduction certificate (:mod:`reawaken.report.certificate`). See
+REFERENCE.md for the targets.
 """
 
 from __future__ import annotations
@@ -294,7 +297,7 @@ def calibrate_to_finding(
     effect_shape: str | None = None,
     reps: int = 400,
     seed: int = 2025,
-    executor: str = "processes",
+    executor: str | Executor = "processes",
     workers: int | None = None,
     max_iterations: int = 15,
     tolerance: CalibrationTolerance | None = None,
@@ -373,8 +376,8 @@ def calibrate_to_finding(
                     f"calibration did not converge in {max_iterations} iterations (median estimate "
                     f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
                     f"SE {stats['median_se']:.4f} vs {target_se:.4f}, exposed share {share:.3f}); "
-                    "fix: raise --reps or "
-                    "--max-iterations, or check that the template can reach the target"
+                    "fix: raise --reps or --max-iterations, or check that the template can "
+                    "reach the target"
                 )
             # full Newton-like steps first; halved from iteration DAMP_AFTER on, so that a target
             # sitting between two of the replicates' discrete outcomes is approached, not circled
