@@ -1,33 +1,31 @@
-"""Calibration knobs scale exactly what they claim to scale."""
+"""Calibration knobs scale exactly what they claim to scale (before the writer rounds)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reawaken.calibration import scale_baseline, scale_log_effect
-from reawaken.scenario import HazardModel
-from reawaken.simulate.effects import EffectProfile
-from reawaken.simulate.hazards import Exponential, Gompertz, PiecewiseConstant, Weibull
+from reawaken.scenario import _parse_baseline
+from reawaken.scenario_toml import scale_log_hazard_ratios, scaled_baseline
 
 T = np.array([0.5, 10.0, 100.0, 1000.0])
 
 
 @pytest.mark.parametrize(
-    "baseline",
+    "table",
     [
-        Exponential(0.001),
-        Weibull(0.9, 5000.0),
-        Gompertz(0.0002, 0.001),
-        PiecewiseConstant((0.0, 100.0), (0.001, 0.0005)),
+        {"family": "exponential", "rate_per_year": 0.365},
+        {"family": "weibull", "shape": 0.9, "scale_years": 13.7},
+        {"family": "gompertz", "rate_per_year": 0.073, "shape_per_year": 0.365},
+        {"family": "piecewise", "breaks_years": [0.0, 0.27], "rate_per_year": [0.365, 0.18]},
     ],
 )
-def test_scale_baseline_multiplies_cumulative_hazard(baseline):
-    scaled = scale_baseline(HazardModel(baseline), 0.37).baseline
+def test_scaled_baseline_multiplies_cumulative_hazard(table):
+    baseline = _parse_baseline(table, "outcome.baseline")
+    scaled = _parse_baseline({**table, **scaled_baseline(table, 0.37, "t")}, "outcome.baseline")
     np.testing.assert_allclose(scaled.cumulative(T), 0.37 * baseline.cumulative(T), rtol=1e-12)
 
 
-def test_scale_log_effect_keeps_shape():
-    prof = scale_log_effect(EffectProfile((0.0, 90.0), (4.0, 2.0)), 0.5)
-    np.testing.assert_allclose(prof.hazard_ratios, (2.0, np.sqrt(2.0)), rtol=1e-12)
-    assert prof.window_start_days == (0.0, 90.0)
+def test_scale_log_hazard_ratios_keeps_shape():
+    hrs = scale_log_hazard_ratios((4.0, 2.0), 0.5)
+    np.testing.assert_allclose(hrs, (2.0, np.sqrt(2.0)), rtol=1e-12)

@@ -38,11 +38,9 @@ from .errors import AnalysisError, ScenarioError
 from .evaluate import replicate_pool, run_replicates
 from .findings import ReportedFinding, template_text
 from .power.analytic import exposed_share_for_matching
-from .scenario import HazardModel, Scenario, parse_scenario_text
+from .scenario import Scenario, parse_scenario_text
 from .scenario_toml import EffectShape, Knobs, render_calibrated
 from .simulate.cohort import simulate_cohort
-from .simulate.effects import EffectProfile
-from .simulate.hazards import Exponential, Gompertz, PiecewiseConstant, Weibull
 
 ESTIMAND_OF_ANALYSIS = {
     "time_varying_cox": "HR",
@@ -55,28 +53,6 @@ SHARE_PERSONS = 200_000
 START_EVENTS_BAND = (1 / 3, 3.0)
 MAX_FAILED_SHARE = 0.05
 DAMP_AFTER = 5
-
-
-def scale_baseline(model: HazardModel, factor: float) -> HazardModel:
-    """Multiply a hazard model's baseline hazard ``h0(t)`` by ``factor`` at every ``t``."""
-    b = model.baseline
-    if isinstance(b, Exponential):
-        nb = Exponential(b.rate_per_day * factor)
-    elif isinstance(b, Weibull):
-        nb = Weibull(b.shape, b.scale_days / factor ** (1.0 / b.shape))
-    elif isinstance(b, Gompertz):
-        nb = Gompertz(b.rate_per_day * factor, b.shape_per_day)
-    elif isinstance(b, PiecewiseConstant):
-        nb = PiecewiseConstant(b.breaks_days, tuple(r * factor for r in b.rates_per_day))
-    else:
-        raise TypeError(f"cannot scale baseline {type(b).__name__}")
-    return replace(model, baseline=nb)
-
-
-def scale_log_effect(profile: EffectProfile, factor: float) -> EffectProfile:
-    """Multiply every window's log hazard ratio by ``factor`` (keeps the profile's shape)."""
-    hrs = tuple(float(np.exp(factor * np.log(h))) for h in profile.hazard_ratios)
-    return EffectProfile(profile.window_start_days, hrs)
 
 
 @dataclass(frozen=True)

@@ -94,20 +94,25 @@ def _table(doc: Any, key: str, source: str) -> Any:
     return doc[key]
 
 
-def _scale_baseline(table: Any, factor: float, source: str) -> None:
-    """Multiply the baseline hazard ``h0(t)`` by ``factor`` in the TOML inline table."""
+def scaled_baseline(table: Mapping[str, Any], factor: float, source: str) -> dict[str, Any]:
+    """The keys of a baseline TOML table that change when ``h0(t)`` is multiplied by ``factor``
+    at every ``t`` (exact values; the writer rounds them): rates for exponential, Gompertz and
+    piecewise baselines, ``scale * factor^(-1/shape)`` for a Weibull."""
     family = table.get("family")
     if family in ("exponential", "gompertz"):
-        table["rate_per_year"] = round_significant(float(table["rate_per_year"]) * factor)
-    elif family == "weibull":
-        scale = float(table["scale_years"]) * factor ** (-1.0 / float(table["shape"]))
-        table["scale_years"] = round_significant(scale)
-    elif family == "piecewise":
-        table["rate_per_year"] = [
-            round_significant(float(r) * factor) for r in table["rate_per_year"]
-        ]
-    else:
-        raise ScenarioError(f"template {source}: cannot scale outcome baseline {family!r}")
+        return {"rate_per_year": float(table["rate_per_year"]) * factor}
+    if family == "weibull":
+        return {
+            "scale_years": float(table["scale_years"]) * factor ** (-1.0 / float(table["shape"]))
+        }
+    if family == "piecewise":
+        return {"rate_per_year": [float(r) * factor for r in table["rate_per_year"]]}
+    raise ScenarioError(f"template {source}: cannot scale outcome baseline {family!r}")
+
+
+def scale_log_hazard_ratios(hazard_ratios: Sequence[float], factor: float) -> list[float]:
+    """Every log hazard ratio multiplied by ``factor``: the profile's shape is kept."""
+    return [math.exp(factor * math.log(float(h))) for h in hazard_ratios]
 
 
 def _comment_block(lines: Sequence[str]) -> str:
@@ -209,7 +214,12 @@ def render_calibrated(
     outcome = _table(doc, "outcome", template)
     if not isinstance(outcome.get("baseline"), Mapping):
         raise ScenarioError(f"template {template}: [outcome] needs a baseline table")
-    _scale_baseline(outcome["baseline"], knobs.baseline_factor, template)
+    for key, value in scaled_baseline(outcome["baseline"], knobs.baseline_factor, template).items():
+        outcome["baseline"][key] = (
+            [round_significant(v) for v in value]
+            if isinstance(value, list)
+            else round_significant(value)
+        )
     effect = _table(doc, "effect", template)
     if effect_shape is not None:
         effect["window_start_days"] = [
@@ -217,10 +227,7 @@ def render_calibrated(
         ]
         hrs = effect_shape.hazard_ratios(finding.estimate, knobs.effect_factor)
     else:
-        hrs = [
-            math.exp(knobs.effect_factor * math.log(float(h)))
-            for h in effect.get("hazard_ratio", [])
-        ]
+        hrs = scale_log_hazard_ratios(effect.get("hazard_ratio", []), knobs.effect_factor)
     effect["hazard_ratio"] = [round_significant(h) for h in hrs]
     infection = _table(doc, "infection", template)
     base = float(infection.get("rate_multiplier", 1.0))
