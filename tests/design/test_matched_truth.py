@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from reawaken.analysis.study import matched_cox_hr
+from reawaken.evaluate import run_replicates
 from reawaken.scenario import parse_scenario_text
 
 SCENARIO = """
@@ -43,15 +44,9 @@ exact = ["stage"]
 
 def _check(reps: int, seed: int) -> None:
     sc = parse_scenario_text(SCENARIO)
-    logs, ses = [], []
-    for s in np.random.SeedSequence(seed).spawn(reps):
-        rng = np.random.default_rng(s)
-        from reawaken.simulate.cohort import simulate_cohort
-
-        est = matched_cox_hr(simulate_cohort(sc, rng).data, sc, rng)
-        logs.append(est.log_estimate)
-        ses.append(est.se)
-    logs = np.array(logs)
+    table = run_replicates(sc, matched_cox_hr, reps=reps, seed=seed, executor="serial").data
+    assert table["error"].isna().all()
+    logs, ses = table["log_estimate"].to_numpy(), table["se"].to_numpy()
     mcse = logs.std(ddof=1) / np.sqrt(reps)
     assert abs(logs.mean() - np.log(1.6)) < 4 * mcse, (logs.mean(), mcse)
     # the robust SE tracks the empirical SE (within 25%)
