@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.study import Analysis
+from .analysis.study import MATCHED_ANALYSES, STUDY_ESTIMANDS, Analysis
 from .errors import AnalysisError, ScenarioError
 from .evaluate import replicate_pool, run_replicates
 from .findings import ReportedFinding, template_text
@@ -42,13 +42,8 @@ from .scenario import Scenario, parse_scenario_text
 from .scenario_toml import EffectShape, Knobs, render_calibrated
 from .simulate.cohort import simulate_cohort
 
-ESTIMAND_OF_ANALYSIS = {
-    "time_varying_cox": "HR",
-    "matched_cox": "HR",
-    "matched_or": "OR",
-    "test_negative_logistic": "OR",
-}
-MATCHED_ANALYSES = ("matched_cox", "matched_or")
+#: The template used for a finding's estimand when none is named.
+DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
 SHARE_PERSONS = 200_000
 START_EVENTS_BAND = (1 / 3, 3.0)
 MAX_FAILED_SHARE = 0.05
@@ -138,7 +133,7 @@ class CalibrationResult:
 
     def summary(self) -> str:
         r, est = self.record, self.scenario.design.analysis if self.scenario.design else ""
-        estimand = ESTIMAND_OF_ANALYSIS.get(est, "")
+        estimand = STUDY_ESTIMANDS.get(est, "")
         lo, hi = r["median_ci"]
         share = r.get("exposed_share")
         target_share = f" (target {share:g})" if share is not None else ""
@@ -322,12 +317,11 @@ def calibrate_to_finding(
         raise ScenarioError(
             f"template {label} has no [design] table; add one naming the study analysis"
         )
-    if ESTIMAND_OF_ANALYSIS[analysis] != finding.estimand:
+    if STUDY_ESTIMANDS[analysis] != finding.estimand:
         raise ScenarioError(
-            f"template {label} estimates an {ESTIMAND_OF_ANALYSIS[analysis]} ({analysis}) but "
+            f"template {label} estimates an {STUDY_ESTIMANDS[analysis]} ({analysis}) but "
             f"finding {finding.name} reports an {finding.estimand}; fix: pick a template for "
-            f"{finding.estimand}s (e.g. --template "
-            f"{'time_varying_cohort' if finding.estimand == 'HR' else 'matched_test_negative'})"
+            f"{finding.estimand}s (e.g. --template {DEFAULT_TEMPLATE[finding.estimand]})"
         )
     target_log, target_se = math.log(finding.estimate), finding.implied_se
     knobs = _starting_knobs(text, label, finding, shape, exposed_share, seed, tol.exposed_share)

@@ -6,12 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from .calibration import calibrate_to_finding, canonical_command
+from .calibration import DEFAULT_TEMPLATE, calibrate_to_finding, canonical_command
 from .errors import ReawakenError
 from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
 from .io import write_text_atomic
 
-DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
 _FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
 
 

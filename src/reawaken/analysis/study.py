@@ -199,6 +199,17 @@ STUDY_ANALYSES: dict[str, Analysis] = {
 }
 
 
+#: What each study analysis estimates.
+STUDY_ESTIMANDS: dict[str, str] = {
+    "time_varying_cox": "HR",
+    "matched_cox": "HR",
+    "matched_or": "OR",
+    "test_negative_logistic": "OR",
+}
+#: The analyses on exposure-density matched sets.
+MATCHED_ANALYSES: tuple[str, ...] = ("matched_cox", "matched_or")
+
+
 def study_analysis(scenario: Scenario) -> Analysis:
     """The scenario's study analysis: its ``[design]``, else by whether it has testing."""
     if scenario.design is not None:
