@@ -132,8 +132,8 @@ class CalibrationResult:
     history: pd.DataFrame = field(repr=False)
 
     def summary(self) -> str:
-        r, est = self.record, self.scenario.design.analysis if self.scenario.design else ""
-        estimand = STUDY_ESTIMANDS.get(est, "")
+        r = self.record
+        estimand = r["estimand"]
         lo, hi = r["median_ci"]
         share = r.get("exposed_share")
         target_share = f" (target {share:g})" if share is not None else ""
