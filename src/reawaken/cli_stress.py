@@ -12,7 +12,7 @@ from .errors import AnalysisError
 from .findings import list_findings, load_finding
 from .io import write_table, write_text_atomic
 from .report.figures import save_figure
-from .scenario import load_scenario
+from .scenario import load_scenario_for_finding
 from .sensitivity.evalue import evalue_for_finding
 from .sensitivity.stress import MECHANISMS, run_battery
 
@@ -28,13 +28,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
             raise AnalysisError(
                 f"--mechanisms: unknown {', '.join(unknown)}; choose from {', '.join(MECHANISMS)}"
             )
-    if args.scenario is None and args.finding not in list_findings():
-        raise AnalysisError(
-            f"finding {args.finding} has no shipped preset; fix: pass --scenario FILE, e.g. "
-            "the file written by `reawaken calibrate` for it"
-        )
     result = run_battery(
-        load_scenario(args.scenario or args.finding),
+        load_scenario_for_finding(args.finding, args.scenario),
         finding,
         reps=args.reps,
         seed=args.seed,

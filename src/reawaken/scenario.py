@@ -537,3 +537,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         name_or_path, PRESET_PACKAGE, "scenario preset", "scenario"
     )
     return parse_scenario_text(text, str(name_or_path) if from_file else f"preset {name_or_path}")
+
+
+def load_scenario_for_finding(finding: str, scenario: str | Path | None = None) -> Scenario:
+    """The scenario reproducing a finding: ``scenario`` (a preset name or file) if given, else
+    the shipped preset of the same name; a finding file without one is a clear error."""
+    if scenario is None:
+        if str(finding) not in list_presets():
+            raise ScenarioError(
+                f"finding {finding} has no shipped preset; fix: pass --scenario FILE, e.g. the "
+                "file written by `reawaken calibrate` for it"
+            )
+        scenario = finding
+    return load_scenario(scenario)

@@ -20,12 +20,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analyze import run_analysis
-from ..errors import ScenarioError
 from ..evaluate import run_replicates
 from ..findings import ReportedFinding, load_finding
 from ..power.design_analysis import design_analysis
 from ..power.simulation import simulate_power
-from ..scenario import DesignSpec, list_presets, load_scenario
+from ..scenario import DesignSpec, load_scenario_for_finding
 from ..sensitivity.evalue import evalue_for_finding
 from ..sensitivity.stress import run_battery
 from ..simulate.cohort import simulate_cohort
@@ -153,14 +152,7 @@ def build_certificate(
     scenario file, e.g. one written by ``reawaken calibrate``) defaults to the finding's preset.
     """
     finding = load_finding(name)
-    if scenario is None:
-        if finding.name not in list_presets() or str(name).endswith(".toml"):
-            raise ScenarioError(
-                f"finding {name} has no shipped preset; fix: pass --scenario FILE, e.g. the "
-                "file written by `reawaken calibrate` for it"
-            )
-        scenario = finding.name
-    scenario = load_scenario(scenario)
+    scenario = load_scenario_for_finding(name, scenario)
     design = scenario.design or DesignSpec()
     figures: dict[str, Figure] = {}
 
