@@ -59,9 +59,9 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EX
 # ## 1. The finding and the preset
 #
 # Reported figures live in data files shipped with reawaken, each with its source, never as
-# numbers in code. The preset of the same name is a full simulation scenario whose two free
-# knobs were calibrated so that the published design reproduces the reported estimate and CI
-# width on average.
+# numbers in code. The preset of the same name is a full simulation scenario whose three free
+# knobs were solved by `reawaken calibrate` so that the published design reproduces the
+# reported estimate (median over replicates), the CI width and an assumed exposed share.
 
 # %%
 finding = rw.load_finding("ukb_cancer_mortality")
