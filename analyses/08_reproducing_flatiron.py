@@ -238,9 +238,10 @@ print("\n".join(header))
 #
 # ## What to take away
 #
-# - The calibrated preset is built to reproduce the reported HR and CI width in the median over replicates; the
-#   printed difference in Monte Carlo SEs says how closely these replicates do (a few MCSEs
-#   would point to a calibration worth refining). Individual cohorts scatter widely.
+# - The calibrated preset is built to reproduce the reported HR and CI width in the median
+#   over replicates; the printed difference in Monte Carlo SEs says how closely these
+#   replicates do (a few MCSEs would point to a calibration worth refining). Individual
+#   cohorts scatter widely.
 # - Performance measures need a stated truth: against the reported HR they check the
 #   reproduction, against the simulator's HR they expose the attenuation caused by
 #   misclassified exposure.
