@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,14 @@ class Estimate:
         Rows analysed: persons, or person-set rows in matched designs.
     events : int
         Outcome events analysed.
+    variance : str
+        Which variance estimator ``se`` comes from: ``"model"`` (inverse information),
+        ``"robust"`` (sandwich clustered on person, Lin & Wei 1989), ``"shared-members"``
+        (sandwich over every pair of matched sets that share a person) or ``"bootstrap"``.
+    se_model : float
+        Model-based SE of the log ratio (NaN where not computed).
+    se_robust : float
+        Person-clustered robust SE of the log ratio (NaN where not computed).
     """
 
     estimand: str
@@ -42,6 +50,9 @@ class Estimate:
     p_value: float
     n: int
     events: int
+    variance: str = "model"
+    se_model: float = float("nan")
+    se_robust: float = float("nan")
 
     @classmethod
     def from_log(
@@ -53,11 +64,22 @@ class Estimate:
         n: int,
         events: int,
         level: float = 0.95,
+        *,
+        variance: str = "model",
+        se_model: float | None = None,
+        se_robust: float = float("nan"),
     ) -> Estimate:
-        """Build from a log-ratio and its SE with Wald limits and p-value."""
+        """Build from a log-ratio and its SE with Wald limits and p-value.
+
+        ``se_model`` defaults to ``se`` when ``variance == "model"`` (else NaN)."""
         z = stats.norm.ppf(0.5 + level / 2)
+        if se_model is None:
+            se_model = se if variance == "model" else float("nan")
         with np.errstate(over="ignore"):  # a huge SE (near-separated data) gives an inf limit
-            return cls._build(estimand, method, log_estimate, se, n, events, z)
+            est = cls._build(estimand, method, log_estimate, se, n, events, z)
+        return replace(
+            est, variance=variance, se_model=float(se_model), se_robust=float(se_robust)
+        )
 
     @classmethod
     def _build(cls, estimand, method, log_estimate, se, n, events, z) -> Estimate:

@@ -61,12 +61,22 @@ EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 #: Columns of a replicate table, in order.
 COLUMNS: tuple[str, ...] = tuple(
     "rep seed estimand method estimate log_estimate se ci_low ci_high p_value n events "
-    "true_log_effect error".split()
+    "variance se_model se_robust true_log_effect error".split()
 )
-_FLOATS = ("estimate", "log_estimate", "se", "ci_low", "ci_high", "p_value", "true_log_effect")
-_TEXT = ("seed", "estimand", "method", "error")
+_FLOATS = (
+    "estimate",
+    "log_estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "se_model",
+    "se_robust",
+    "true_log_effect",
+)
+_TEXT = ("seed", "estimand", "method", "variance", "error")
 _META_KEY = "reawaken_replicates"
-_FORMAT = "reawaken-replicates-v1"
+_FORMAT = "reawaken-replicates-v2"
 
 
 # ---------------------------------------------------------------------------------- replicates

@@ -170,6 +170,9 @@ def matched_cox_hr(
         fit.se("exposed"),
         n=len(matched.data),
         events=fit.events,
+        variance="robust",
+        se_model=float(fit.row("exposed")["se"]),
+        se_robust=fit.se("exposed"),
     )
 
 
