@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions that `make test` and `make reproduce` install, so a fresh machine tests what CI
+# tested. Regenerate with `make lock` after changing dependencies in pyproject.toml.
+CONSTRAINTS := constraints.txt
 
-.PHONY: help venv test test-slow reproduce bench lint synthetic-data clean notebooks
+.PHONY: help venv test test-slow reproduce bench lint lock synthetic-data clean notebooks
 
 help:
 	@echo "make reproduce   simulate both calibrated presets and analyse them (main job)"
@@ -13,12 +16,13 @@ help:
 	@echo "make test-slow   run only the slow Monte Carlo tests"
 	@echo "make bench       run the benchmarks in tests/benchmarks"
 	@echo "make lint        ruff"
+	@echo "make lock        re-pin constraints.txt from a fresh install of pyproject.toml"
 	@echo "make synthetic-data  regenerate synthetic_data/ (cohorts, scenarios, manifest)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,dask]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,6 +41,17 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+
+# Resolve pyproject.toml's ranges afresh in a throw-away environment and pin the result.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev,dask]"
+	{ echo "# Pinned by \`make lock\` (pip freeze of a fresh install of .[dev,dask]); do not edit."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+	rm -rf .lock-venv
 
 synthetic-data: $(STAMP)
 	$(BIN)/python -m reawaken.synthetic synthetic_data
