@@ -245,7 +245,7 @@ def _execute(
                     n_workers=workers or _cores(),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=":0",
+                    dashboard_address="127.0.0.1:0",  # local only, never all interfaces
                     silence_logs=logging.ERROR,
                 )
             )
