@@ -32,6 +32,7 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+	REAWAKEN_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/property
 
 reproduce: $(STAMP)
 	$(BIN)/reawaken reproduce
