@@ -39,7 +39,9 @@ def test_one_to_k_sets_match_the_conditional_likelihood():
     exposed = np.tile([1, 0, 0, 0, 0], 300)
     risk = np.where(exposed == 1, 2.0, 1.0) * rng.exponential(size=sets.size)
     case = pd.Series(risk).groupby(sets).transform(lambda r: r == r.max()).to_numpy()
-    df = pd.DataFrame({"set_id": sets, "exposed": exposed, "event": case.astype(int), "time": 10.0})
+    df = pd.DataFrame(
+        {"set_id": sets, "exposed": exposed, "event": case.astype(int), "time": 10.0}
+    ).assign(id=np.arange(sets.size))
     res = matched_odds_ratio(df)
     from scipy.optimize import minimize_scalar
 

@@ -110,3 +110,31 @@ def test_time_varying_cox_needs_exposed_events():
     )
     with pytest.raises(AnalysisError, match="0 among exposed"):
         time_varying_cox_hr(df, sc)
+
+
+@pytest.mark.parametrize("name", ["matched_or", "matched_cox"])
+def test_matched_analyses_report_the_shared_members_se(ukb, name):
+    """The Estimate's SE is the fit's shared-members SE; model and person-robust SEs ride along."""
+    from reawaken.analysis.cox import fit_matched_cox
+    from reawaken.analysis.matched_or import matched_odds_ratio
+    from reawaken.analysis.study import STUDY_ANALYSES, _matched
+    from reawaken.simulate.cohort import simulate_cohort
+
+    cohort = simulate_cohort(ukb, np.random.default_rng(11)).data
+    est = STUDY_ANALYSES[name](cohort, ukb, np.random.default_rng(12))
+    matched = _matched(cohort, ukb, np.random.default_rng(12)).data
+    fit = (matched_odds_ratio if name == "matched_or" else fit_matched_cox)(matched)
+    row = fit.table.set_index("term").loc["exposed"]
+    assert est.variance == "shared-members" and "shared-members SE" in est.method
+    assert est.se == row["shared_members_se"]
+    assert (est.se_model, est.se_robust) == (row["se"], row["robust_se"])
+    assert est.log_estimate == pytest.approx(row["coef"], rel=1e-12)
+
+
+def test_logistic_or_reports_separation_as_analysis_error(ukb):
+    """Every test-positive person has the outcome: the MLE is infinite."""
+    from dataclasses import replace
+
+    bare = replace(ukb, covariates=())
+    with pytest.raises(AnalysisError, match=r"separation|converge|non-finite"):
+        logistic_or_test_negative(_tested_cohort(30, 0, 5, 100), bare)

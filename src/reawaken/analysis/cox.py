@@ -4,12 +4,14 @@ stratified, weighted and cluster-robust fits, and the study-design wrappers buil
 Estimation uses :mod:`reawaken.engine` (vectorized Newton–Raphson, R survival's risk-set rule:
 a row entering at ``t`` is not at risk at ``t``), validated against lifelines and statsmodels in
 the tests. Robust variance: Lin & Wei (JASA 1989) sandwich ``V I_c V`` with score residuals
-summed within clusters (persons who recur across matched sets or episodes).
+summed within clusters (persons who recur across episodes). Matched sets that share persons
+get the shared-members sandwich as well (:func:`fit_matched_cox`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,13 @@ from .inputs import (
     require_columns,
     require_frame,
 )
-from .results import ModelResult, coefficient_table
+from .matched_variance import (
+    check_variance,
+    clipping_note,
+    matched_coefficient_table,
+    matched_variances,
+)
+from .results import SE_COLUMNS, ModelResult, coefficient_table
 
 WHERE = "fit_cox"
 
@@ -102,7 +110,9 @@ def fit_cox(
     Returns
     -------
     ModelResult
-        ``table`` with ``term, coef, se, [robust_se,] hr, ci_low, ci_high, p_value``.
+        ``table`` with ``term, coef, se, [robust_se,] hr, ci_low, ci_high, p_value``; with a
+        robust variance, ``extra["score_residuals"]`` holds the per-row (weighted) score
+        residuals at the estimate, in the row order of ``data``.
     """
     require_frame(data, WHERE)
     if (duration is None) == (stop is None):
@@ -140,6 +150,7 @@ def fit_cox(
     se = np.sqrt(np.diag(fit.variance))
     robust_se = None
     variance = fit.variance
+    resid = None
     if cluster is not None or robust:
         resid = score_residuals(t0, t1, d, x, fit.coef, weights=w, strata=s, ties=ties)
         if w is not None:
@@ -168,6 +179,7 @@ def fit_cox(
             "loglik_null": fit.loglik_null,
             "iterations": fit.iterations,
             "model_variance": fit.variance,
+            "score_residuals": resid,
             "arrays": {"start": t0, "stop": t1, "event": d, "x": x, "weights": w, "strata": s},
             "ties": ties,
             "covariates": covariates,
@@ -213,14 +225,27 @@ def fit_matched_cox(
     id_column: str = "id",
     time: str = "time",
     event: str = "event",
+    variance: str = "shared-members",
 ) -> ModelResult:
-    """Conditional (set-stratified) Cox model on matched sets with person-clustered robust SEs.
+    """Conditional (set-stratified) Cox model on matched sets, with three variances.
 
-    Each matched set has its own baseline hazard; persons serving in several sets make rows
-    dependent, hence the Lin–Wei sandwich clustered on person. Follow-up starts at the set's
-    index day (``time`` = days since index). Competing events are censored (cause-specific).
+    ``h_s(t | x) = h0_s(t) exp(x'beta)`` with a baseline per matched set ``s``; follow-up starts
+    at the set's index day (``time`` = days since index); competing events are censored
+    (cause-specific). The partial likelihood is a product over sets, so the score is a sum of
+    set scores ``U_s`` (the set's score residuals summed, as R's ``residuals(fit, "score")``).
+
+    Persons appearing in many sets (a control reused across sets, a control that later opens
+    its own set as exposed) make set scores dependent. The table gives, side by side, the model
+    SE (``se``, inverse information: assumes independent sets), the person-clustered robust SE
+    (``robust_se``, Lin & Wei 1989, R's ``cluster(id)``: drops the within-set cross-person
+    terms) and the shared-members SE (``shared_members_se``: ``A^{-1} B A^{-1}`` with ``B`` the
+    sum of ``U_s U_t'`` over every pair of sets sharing a person; Aronow, Samii & Assenova
+    2015; :mod:`reawaken.analysis.matched_variance`). ``variance`` picks the one used for CI,
+    p-value and :meth:`ModelResult.se`: ``"shared-members"`` (default), ``"robust"`` or
+    ``"model"``. ``extra["variances"]`` holds all three matrices.
     """
-    return fit_cox(
+    variance = check_variance(variance, "fit_matched_cox")
+    fit = fit_cox(
         matched,
         duration=time,
         event=event,
@@ -229,6 +254,21 @@ def fit_matched_cox(
         cluster=id_column,
         ties=ties,
         cause=cause,
+    )
+    variances = matched_variances(
+        fit.extra["model_variance"],
+        fit.extra["score_residuals"],
+        matched[set_column],
+        matched[id_column],
+    )
+    terms = [exposure, *covariates]
+    return replace(
+        fit,
+        table=matched_coefficient_table(terms, fit.table["coef"].to_numpy(), variances, variance),
+        method=f"Cox stratified by matched set, {ties}, {variance} SE" + clipping_note(variances),
+        variance=variances.matrix(variance),
+        se_used=SE_COLUMNS[variance],
+        extra={**fit.extra, "variances": variances},
     )
 
 
@@ -295,6 +335,4 @@ def hr_by_window(
 
 
 def _relabel(result: ModelResult, method: str) -> ModelResult:
-    from dataclasses import replace
-
     return replace(result, method=method)

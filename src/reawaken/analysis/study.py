@@ -7,11 +7,12 @@ control sampling in the matched designs; ``None`` means ``default_rng(0)``), and
 * ``time_varying_cox`` (Flatiron, HR): Cox model on documented exposure as a time-varying
   covariate, adjusted for the scenario's covariates (Efron ties, R survival's risk sets;
   competing deaths censored: a cause-specific HR).
-* ``matched_cox`` (HR): exposure-density matching, then a set-stratified Cox model with
-  person-clustered robust SEs.
+* ``matched_cox`` (HR): exposure-density matching, then a set-stratified Cox model with the
+  shared-members SE (sets that share a person are dependent;
+  :mod:`reawaken.analysis.matched_variance`).
 * ``matched_or`` (UK Biobank, OR): exposure-density matching of test-positive persons to
   test-negative controls tested within a window of the index day; conditional logistic
-  regression of the outcome after the index day.
+  regression of the outcome after the index day, shared-members SE.
 * ``test_negative_logistic`` (OR): the unmatched version, logistic regression of the outcome
   after the index test on positivity (index = ``exposure_day`` or ``test_day``).
 """
@@ -24,6 +25,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    HessianInversionWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
 
 from .. import schema
 from ..design.episodes import EXPOSED, split_at_exposure
@@ -33,6 +40,7 @@ from ..estimate import Estimate
 from ..scenario import DesignSpec, Scenario
 from .cox import fit_matched_cox, fit_time_varying_cox
 from .matched_or import matched_odds_ratio
+from .results import ModelResult
 
 
 def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -131,9 +139,7 @@ def logistic_or_test_negative(
             [pd.Series(positive.astype(float), index=data.index, name="positive"), design], axis=1
         )
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.Logit(y, x).fit(disp=0, maxiter=100)
+    fit = _fit_logit(y, x)
     return Estimate.from_log(
         "OR",
         "test-negative logistic regression (statsmodels), adjusted",
@@ -142,6 +148,38 @@ def logistic_or_test_negative(
         n=len(data),
         events=int(y.sum()),
     )
+
+
+def _fit_logit(y: np.ndarray, x: pd.DataFrame):
+    """statsmodels ``Logit`` (Newton); a fit that does not converge raises AnalysisError."""
+    where = "test-negative logistic regression"
+    try:
+        with warnings.catch_warnings():
+            # convergence is checked below from mle_retvals and raised as an AnalysisError
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            # (quasi-)separation makes the MLE infinite: raise rather than report it
+            warnings.filterwarnings("error", category=PerfectSeparationWarning)
+            # a singular Hessian means collinear columns: raise rather than report NaN SEs
+            warnings.filterwarnings("error", category=HessianInversionWarning)
+            fit = sm.Logit(y, x).fit(disp=0, maxiter=100)
+    except (PerfectSeparationWarning, PerfectSeparationError) as exc:
+        raise AnalysisError(
+            f"{where}: perfect separation ({exc}); the OR is infinite; fix: drop covariates "
+            "that predict the outcome perfectly, or use more data"
+        ) from exc
+    except (HessianInversionWarning, np.linalg.LinAlgError) as exc:
+        raise AnalysisError(
+            f"{where}: singular information ({exc}); fix: drop collinear covariates"
+        ) from exc
+    if not fit.mle_retvals.get("converged", False):
+        raise AnalysisError(
+            f"{where}: Newton-Raphson did not converge in {fit.mle_retvals.get('iterations')} "
+            "iterations (mle_retvals['converged'] is False); fix: use more data or fewer covariates"
+        )
+    finite = np.isfinite(fit.params.to_numpy()).all() and np.isfinite(fit.bse.to_numpy()).all()
+    if not finite:
+        raise AnalysisError(f"{where}: non-finite estimates or SEs; fix: use more data")
+    return fit
 
 
 def _matched(cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None):
@@ -157,39 +195,52 @@ def _matched(cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator 
     )
 
 
+def _matched_estimate(estimand: str, method: str, fit: ModelResult, n: int) -> Estimate:
+    """The exposure estimate of a matched fit with its three SEs (inference: the fit's)."""
+    row = fit.row("exposed")
+    return Estimate.from_log(
+        estimand,
+        method,
+        fit.coef("exposed"),
+        fit.se("exposed"),
+        n=n,
+        events=fit.events,
+        variance=fit.variance_name,
+        se_model=float(row["se"]),
+        se_robust=float(row["robust_se"]),
+    )
+
+
 def matched_cox_hr(
     cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
-    """HR from exposure-density matched sets: set-stratified Cox, person-clustered robust SE."""
+    """HR from exposure-density matched sets: set-stratified Cox with the shared-members SE.
+
+    Persons serving in several sets (reused controls, controls later exposed) are accounted
+    for by the shared-members sandwich (:func:`reawaken.analysis.cox.fit_matched_cox`); the
+    Estimate also carries the model and person-clustered robust SEs.
+    """
     matched = _matched(cohort, scenario, rng)
     fit = fit_matched_cox(matched.data)
-    return Estimate.from_log(
-        "HR",
-        "exposure-density matched, conditional Cox, robust SE",
-        fit.coef("exposed"),
-        fit.se("exposed"),
-        n=len(matched.data),
-        events=fit.events,
-        variance="robust",
-        se_model=float(fit.row("exposed")["se"]),
-        se_robust=fit.se("exposed"),
-    )
+    method = "exposure-density matched, conditional Cox, shared-members SE"
+    return _matched_estimate("HR", method + _clip_flag(fit), fit, len(matched.data))
 
 
 def matched_or(
     cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
-    """OR from exposure-density matched sets by conditional logistic regression."""
+    """OR from exposure-density matched sets by conditional logistic regression, with the
+    shared-members SE (sets sharing persons; :func:`matched_odds_ratio`); the Estimate also
+    carries the model and person-clustered robust SEs."""
     matched = _matched(cohort, scenario, rng)
     fit = matched_odds_ratio(matched.data)
-    return Estimate.from_log(
-        "OR",
-        "exposure-density matched, conditional logistic regression",
-        fit.coef("exposed"),
-        fit.se("exposed"),
-        n=len(matched.data),
-        events=fit.events,
-    )
+    method = "exposure-density matched, conditional logistic regression, shared-members SE"
+    return _matched_estimate("OR", method + _clip_flag(fit), fit, len(matched.data))
+
+
+def _clip_flag(fit: ModelResult) -> str:
+    clipped = fit.extra["variances"].shared.clipped
+    return f" (variance clipped to PSD: {clipped})" if clipped else ""
 
 
 Analysis = Callable[..., Estimate]
