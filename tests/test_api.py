@@ -61,6 +61,10 @@ PUBLIC_API = [
     "time_varying_cox_hr",
     "validate_cohort",
     "write_table",
+    "BuiltCohort",
+    "Records",
+    "build_cohort",
+    "build_cohort_from_spec",
 ]
 
 

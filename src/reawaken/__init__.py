@@ -23,6 +23,7 @@ from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
 from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .calibration import CalibrationResult, calibrate_to_finding, render_from_record
+from .cohort_builder import BuiltCohort, Records, build_cohort, build_cohort_from_spec
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density, match_propensity
 from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, ScenarioError
@@ -46,6 +47,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "AnalysisError",
+    "BuiltCohort",
     "CalibrationResult",
     "Cohort",
     "CohortCheck",
@@ -56,11 +58,14 @@ __all__ = [
     "ModelResult",
     "Performance",
     "ReawakenError",
+    "Records",
     "ReplicateTable",
     "ReportedFinding",
     "Scenario",
     "ScenarioError",
     "__version__",
+    "build_cohort",
+    "build_cohort_from_spec",
     "calibrate_to_finding",
     "cohort_from_dates",
     "cumulative_incidence",

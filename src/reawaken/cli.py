@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, schema
+from .cli_build_cohort import add_build_cohort_parser
 from .cli_calibrate import add_calibrate_parser
 from .cli_power import add_power_parser
 from .cli_stress import add_stress_parser
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_power_parser(sub, _Parser, DEFAULT_SEED)
     add_stress_parser(sub, DEFAULT_SEED)
     add_calibrate_parser(sub, DEFAULT_SEED)
+    add_build_cohort_parser(sub)
 
     p = sub.add_parser(
         "reproduce", help="reproduction certificate and report for the reported findings"

@@ -1,0 +1,70 @@
+"""``reawaken build-cohort``: dated records (per a TOML spec) -> cohort file and flow table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputFileError
+from .io import SUPPORTED_TABLE_EXTENSIONS, write_table
+
+
+def flow_path(out: Path, flow: str | None) -> Path:
+    """Where the flow table goes: ``--flow`` or ``<out stem>_flow.csv`` beside the cohort."""
+    return Path(flow) if flow else out.with_name(f"{out.stem}_flow.csv")
+
+
+def check_out(out: Path) -> None:
+    """Reject an output name that is not .csv or .parquet before any work is done."""
+    if out.suffix.lower() not in SUPPORTED_TABLE_EXTENSIONS:
+        raise InputFileError(
+            f"--out {out} must end in {' or '.join(SUPPORTED_TABLE_EXTENSIONS)}; fix: rename it"
+        )
+
+
+def write_built(built, out: Path, flow: str | None) -> list[Path]:
+    """Write the cohort and its flow table (atomically); return the paths."""
+    return [write_table(built.data, out), write_table(built.flow, flow_path(out, flow))]
+
+
+def built_payload(built, paths: list[Path]) -> dict:
+    """JSON payload: flow rows, notes, counts, files."""
+    flow = built.flow.replace({np.nan: None}).to_dict(orient="records")
+    data = built.data
+    return {
+        "persons": len(data),
+        "exposed": int(data["exposure_day"].notna().sum()),
+        "events": {str(k): int(v) for k, v in data["event"].value_counts().sort_index().items()},
+        "flow": flow,
+        "notes": list(built.notes),
+        "files": [str(p) for p in paths],
+    }
+
+
+def cmd_build_cohort(args: argparse.Namespace) -> int:
+    from .cohort_builder import build_cohort_from_spec
+
+    out = Path(args.out)
+    check_out(out)
+    built = build_cohort_from_spec(args.spec)
+    paths = write_built(built, out, args.flow)
+    text = f"{built.summary()}\nwrote {paths[0]} and {paths[1]}"
+    print(json.dumps(built_payload(built, paths), indent=2) if args.json else text)
+    return 0
+
+
+def add_build_cohort_parser(sub) -> None:
+    p = sub.add_parser(
+        "build-cohort",
+        help="build a cohort file from dated records (persons, tests, outcomes, deaths)",
+        description="Build the cohort contract from dated record files named in a TOML spec "
+        "(format and rules: docs/own-data.md); prints and saves the flow table of exclusions.",
+    )
+    p.add_argument("--spec", required=True, help="cohort-building spec (.toml)")
+    p.add_argument("--out", required=True, help="cohort file to write, .parquet or .csv")
+    p.add_argument("--flow", help="flow table file (default: <out>_flow.csv beside --out)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_build_cohort)
