@@ -5,9 +5,10 @@ Expected values were produced by ``tests/reference/cox_zph.R`` (R 4.2.2, surviva
 chi-squares, df, p-values for transforms km, rank, identity, log) and ``cox_zph_resid.csv``
 (scaled Schoenfeld residuals and g(t), transform km); R is not needed to run this test.
 Data: Rossi recidivism (``rossi_clustered.csv``, heavily tied weeks) time-fixed and split at
-weeks 10, 20, 35 into (start, stop] rows, with and without strata and case weights, Efron and
-Breslow ties, 3-4 covariates. Tolerances: chi-squares, p-values and residuals 1e-6 relative
-(measured agreement ~1e-12), coefficients 1e-8 relative (R fitted with eps = 1e-11).
+weeks 10, 20, 35 into (start, stop] rows, with and without strata (3, or 144 of 3 rows like
+matched sets) and case weights, Efron and Breslow ties, 3-4 covariates. Tolerances:
+chi-squares, p-values and residuals 1e-6 relative (measured agreement ~1e-12), coefficients
+1e-8 relative (R fitted with eps = 1e-11).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ CASES = {
             "weights": "w",
         },
     ),
+    "matched": (False, {**FIXED, "covariates": ["fin", "age", "prio"], "strata": "grp"}),
 }
 
 
@@ -112,10 +114,11 @@ def test_chi_squares_match_cox_zph(data, r_tests, case, ties):
 
 
 @pytest.mark.parametrize("ties", TIES)
-@pytest.mark.parametrize("case", ["fixed_strata", "split_strata"])
+@pytest.mark.parametrize("case", ["fixed_strata", "split_strata", "matched"])
 def test_scaled_residuals_match_cox_zph(data, case, ties):
     """cox.zph's ``y`` (scaled by the events of the strata where each covariate varies; NaN
-    where ``fin_s1`` is constant) and ``x`` = g(t), matched on (person, interval start)."""
+    where it is constant: ``fin_s1`` outside stratum 1, ``fin`` or ``prio`` in some of the 144
+    "matched" strata) and ``x`` = g(t), matched on (person, interval start)."""
     frame, fit = _fit(data, case, ties)
     ref = pd.read_csv(REF / "cox_zph_resid.csv")
     ref = ref[(ref["case"] == case) & (ref["ties"] == ties)]
@@ -128,7 +131,7 @@ def test_scaled_residuals_match_cox_zph(data, case, ties):
     assert len(wide) == len(res) and key.isin(wide.index).all()
     expected = wide.loc[key, list(res.columns)].to_numpy()
     np.testing.assert_array_equal(np.isnan(res.to_numpy()), np.isnan(expected))
-    assert np.isnan(expected).any() == (case == "fixed_strata")
+    assert np.isnan(expected).any() == (case != "split_strata")
     np.testing.assert_allclose(res.to_numpy(), expected, rtol=1e-6)
     g = first.set_index(["rid", "tstart"]).loc[key, "g"].to_numpy()
     np.testing.assert_allclose(res.index.get_level_values("g"), g, rtol=1e-12, atol=1e-14)

@@ -15,6 +15,8 @@
 #                 not at risk for events at it) ~ fin + age + prio + prio_late,
 #                 prio_late = prio * (tstart >= 20)
 #   split_strata  split ~ fin + age + prio + prio_late + strata(s3), case weights w
+#   matched       Surv(week, arrest) ~ fin + age + prio + strata(grp): 144 strata of 3 rows, like
+#                 matched sets; fin or prio is constant in some of them
 # Models are fitted with eps = 1e-11 so that the comparison is not limited by where R's
 # Newton-Raphson stopped.
 suppressMessages(library(survival))
@@ -34,7 +36,8 @@ models <- list(
   fixed_weights = list(Surv(week, arrest) ~ fin + age + prio, d, "w"),
   split = list(Surv(tstart, week, arrest) ~ fin + age + prio + prio_late, sp, NULL),
   split_strata = list(Surv(tstart, week, arrest) ~ fin + age + prio + prio_late + strata(s3),
-                      sp, "w")
+                      sp, "w"),
+  matched = list(Surv(week, arrest) ~ fin + age + prio + strata(grp), d, NULL)
 )
 
 # The event rows in the order of cox.zph's residuals (its own rule: sorted by stratum and
@@ -70,7 +73,7 @@ for (case in names(models)) {
         case = case, ties = ties, transform = tr, term = rownames(z$table),
         chisq = z$table[, "chisq"], df = z$table[, "df"], p = z$table[, "p"]
       )
-      if (tr == "km" && case %in% c("fixed_strata", "split_strata")) {
+      if (tr == "km" && case %in% c("fixed_strata", "split_strata", "matched")) {
         rows <- zph_rows(fit, data)
         stopifnot(all.equal(unname(z$time), unname(fit$y[rows, ncol(fit$y) - 1])))
         key <- if ("tstart" %in% names(data)) data$tstart[rows] else rep(0, length(rows))

@@ -127,9 +127,10 @@ def scaled_schoenfeld(
     weight = np.minimum(used[:, :, None], used[:, None, :]).sum(axis=0)
     vmean = terms.information[:p, :p] / np.where(weight == 0, 1, weight)
     out = np.full(terms.schoenfeld.shape, np.nan)
-    for s in np.unique(terms.event_strata):
-        rows = terms.event_strata == s
-        k = np.flatnonzero(used[s] > 0)
+    pattern = used[terms.event_strata] > 0  # covariates varying in each event's stratum
+    for varies in np.unique(pattern, axis=0):  # few patterns, however many strata
+        rows = np.flatnonzero((pattern == varies).all(axis=1))
+        k = np.flatnonzero(varies)
         if k.size:
             sub = terms.schoenfeld[np.ix_(rows, k)]
             out[np.ix_(rows, k)] = np.linalg.solve(vmean[np.ix_(k, k)], sub.T).T
