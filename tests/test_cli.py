@@ -159,7 +159,7 @@ def test_simulate_from_scenario_file(tmp_path, capsys):
         ),
         (
             ["simulate", "--scenario", "flatiron_lung_mets", "--n", "0", "--out", "x.csv"],
-            "n must be a positive integer",
+            "argument --n: must be a whole number >= 1",
         ),
         (["validate", "/no/such/file.csv"], "not found"),
         (["simulate", "--scenario", "flatiron_lung_mets"], "required: --out"),

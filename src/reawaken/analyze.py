@@ -8,21 +8,22 @@ Designs
     cumulative incidence of the outcome and the competing event (whole cohort).
 ``matched``
     Exposure-density matching (``controls`` per exposed person, ``exact``/``caliper``
-    constraints, optional test window), then the set-stratified Cox model (robust SE), the
-    matched OR (conditional logistic regression), the set-stratified log-rank test, Gray's test
-    and a Fine–Gray model of the arms; figures: KM and cumulative incidence by arm with at-risk
-    tables, Love plot.
+    constraints, optional test window), then the set-stratified Cox model, the matched OR
+    (conditional logistic regression) and a Fine–Gray model of the arms, each with the
+    shared-members SE (persons recur across sets), the set-stratified log-rank test with the
+    shared-members variance, and Gray's test; figures: KM and cumulative incidence by arm with
+    at-risk tables (CIs assume independent rows), Love plot.
 ``naive``
     The "ever exposed" Cox model that commits immortal time bias, labelled as such (teaching);
     figure: KM by ever-exposed from entry, labelled biased.
 
-Everything is computed in memory first; :func:`write_analysis` then writes each file
-atomically, so a failed run leaves no partial output.
+Everything is computed in memory first; :func:`write_analysis` then writes the output folder
+whole or not at all, so a failed run leaves no partial output and a rerun into the same folder
+(with ``overwrite``) leaves no stale file of the earlier design.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +37,15 @@ from .analysis.competing import cumulative_incidence, gray_test
 from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_by_window
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
-from .analysis.km import kaplan_meier, logrank
+from .analysis.km import kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
+from .analysis.matched_variance import matched_score_test
 from .analysis.results import ModelResult
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density
 from .errors import AnalysisError
 from .io import write_table, write_text_atomic
+from .outputs import dumps_json, output_directory
 from .report.balance import love_plot
 from .report.figures import save_figure
 from .report.plots import plot_curves_with_at_risk
@@ -54,6 +57,8 @@ ESTIMATE_COLUMNS = (
     "coef",
     "se",
     "robust_se",
+    "shared_members_se",
+    "variance",
     "ratio",
     "ci_low",
     "ci_high",
@@ -119,6 +124,8 @@ def _rows(result: ModelResult, analysis: str, terms: Sequence[str] | None = None
             "coef": t["coef"],
             "se": t["se"],
             "robust_se": t["robust_se"] if "robust_se" in t else np.nan,
+            "shared_members_se": t["shared_members_se"] if "shared_members_se" in t else np.nan,
+            "variance": result.variance_name,
             "ratio": t["hr"],
             "ci_low": t["ci_low"],
             "ci_high": t["ci_high"],
@@ -241,6 +248,11 @@ def _naive(cohort: pd.DataFrame, covs: list[str], cause: int) -> AnalysisOutput:
 
 
 def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> AnalysisOutput:
+    """Matched design. Persons recur across sets (reused controls, controls later exposed), so
+    the Cox, OR and Fine-Gray SEs are the shared-members ones (model and person-robust SEs in
+    their columns) and the log-rank test is replaced by the set-stratified robust score test
+    with the shared-members variance; KM and cumulative-incidence CIs and Gray's test pool the
+    rows and assume them independent, which the notes say."""
     matched = match_exposure_density(
         cohort,
         rng=rng,
@@ -254,28 +266,28 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
     cox = fit_matched_cox(data, cause=cause)
     odds = matched_odds_ratio(data, cause=cause)
     estimates = [
-        _rows(cox, "matched Cox (set-stratified, robust SE)", ["exposed"]),
-        _rows(odds, "matched OR (conditional logistic)", ["exposed"]),
+        _rows(cox, "matched Cox (set-stratified, shared-members SE)", ["exposed"]),
+        _rows(odds, "matched OR (conditional logistic, shared-members SE)", ["exposed"]),
     ]
     notes = [line for line in matched.report.summary().splitlines()]
     if (data[schema.EVENT] > 0).any() and (data[schema.EVENT] != cause).any():
         try:
             fg = fit_fine_gray(
-                data.assign(_row=np.arange(len(data))),
+                data,
                 duration="time",
                 event=schema.EVENT,
                 cause=cause,
                 covariates=["exposed"],
+                cluster=schema.ID,
+                sets="set_id",
             )
-            estimates.append(
-                _rows(fg, "Fine-Gray subdistribution HR (matching ignored)", ["exposed"])
-            )
+            label = "Fine-Gray subdistribution HR (not set-stratified, shared-members SE)"
+            estimates.append(_rows(fg, label, ["exposed"]))
         except AnalysisError as exc:
             notes.append(f"Fine-Gray model not estimable: {exc}")
-    lr = logrank(
-        data, duration="time", event=schema.EVENT, group="exposed", strata="set_id", cause=cause
-    )
-    tests = [("log-rank stratified by matched set", lr.statistic, lr.df, lr.p_value)]
+    score = matched_score_test(data, cause=cause)
+    tests = [(score.method, score.statistic, score.df, score.p_value)]
+    notes.extend(_matched_variance_notes(matched.report))
     arm = data.assign(arm=np.where(data["exposed"] == 1, "exposed", "matched controls"))
     figures = {}
     km = kaplan_meier(arm, duration="time", event=schema.EVENT, group="arm", cause=cause)
@@ -284,12 +296,17 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
         km.at_risk,
         estimate="survival",
         ylabel="Outcome-free survival",
-        title="Kaplan-Meier by arm (competing events censored)",
+        title="Kaplan-Meier by arm (competing events censored; CIs assume independent rows)",
     )
     if (data[schema.EVENT] == cause).any() and (data[schema.EVENT] > cause).any():
         gray = gray_test(arm, duration="time", event=schema.EVENT, cause=cause, group="arm")
         tests.append(
-            ("Gray's test (cumulative incidence by arm)", gray.statistic, gray.df, gray.p_value)
+            (
+                "Gray's test (cumulative incidence by arm; assumes independent rows)",
+                gray.statistic,
+                gray.df,
+                gray.p_value,
+            )
         )
     fig = _cif_figure(
         arm, "time", schema.EVENT, cause, "arm", "Cumulative incidence by arm (Aalen-Johansen)"
@@ -308,18 +325,40 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
     )
 
 
-def write_analysis(output: AnalysisOutput, out_dir: str | Path) -> list[Path]:
+def _matched_variance_notes(report) -> list[str]:
+    """What the matched-data variances account for, and what the curves do not."""
+    return [
+        f"{report.n_controls_reused} control(s) serve in several sets and "
+        f"{report.n_controls_also_exposed} control(s) also open a set as exposed: SEs and the "
+        "log-rank test use the shared-members variance (sets sharing a person are dependent); "
+        "the se and robust_se columns are the model and person-clustered SEs, for comparison",
+        "KM and cumulative-incidence CIs and Gray's test pool the rows of all sets and assume "
+        "them independent; with persons recurring across sets those CIs are too narrow",
+    ]
+
+
+def write_analysis(
+    output: AnalysisOutput, out_dir: str | Path, *, overwrite: bool = False
+) -> list[Path]:
     """Write ``estimates.csv/.json``, ``tests.csv``, ``balance.csv``, ``summary.txt`` and each
-    figure as PNG + SVG into ``out_dir`` (every file atomically). Returns the paths."""
-    out = Path(out_dir)
+    figure as PNG + SVG into ``out_dir``, whole or not at all
+    (:func:`reawaken.outputs.output_directory`: a non-empty ``out_dir`` is refused unless
+    ``overwrite``, and then replaced, so no file of an earlier run is left beside these).
+    Returns the paths written."""
+    with output_directory(out_dir, overwrite=overwrite) as folder:
+        written = _write_files(output, folder)
+    return [Path(out_dir) / p.relative_to(folder) for p in written]
+
+
+def _write_files(output: AnalysisOutput, out: Path) -> list[Path]:
     paths = [write_table(output.estimates, out / "estimates.csv")]
     payload = {
         "design": output.design,
-        "estimates": output.estimates.replace({np.nan: None}).to_dict(orient="records"),
+        "estimates": output.estimates.to_dict(orient="records"),
         "tests": output.tests.to_dict(orient="records"),
         "notes": list(output.notes),
     }
-    paths.append(write_text_atomic(out / "estimates.json", json.dumps(payload, indent=2) + "\n"))
+    paths.append(write_text_atomic(out / "estimates.json", dumps_json(payload) + "\n"))
     paths.append(write_table(output.tests, out / "tests.csv"))
     if output.balance is not None:
         paths.append(write_table(output.balance, out / "balance.csv"))

@@ -18,13 +18,13 @@ when the median log estimate, the median SE and the share are all within toleran
 file written is exactly the text that was checked last. Only the knobs whose own target is
 missed move, steps are halved after the fourth iteration, and a template whose events are far
 from the Schoenfeld-implied ones starts there (cheap simulations, before any replicate).
-Medians match the reproduction certificate (:mod:`reawaken.report.certificate`). See
-REFERENCE.md for the targets.
+Medians match the reproduction certificate (:mod:`reawaken.report.certificate`).
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -75,11 +75,12 @@ def canonical_command(
     effect_shape: str | None = None,
     finding_flags: str = "",
 ) -> str:
-    """The ``reawaken calibrate`` command line that reproduces a calibration (no ``--out``)."""
+    """The ``reawaken calibrate`` command line that reproduces a calibration (no ``--out``);
+    names and paths are shell-quoted (:func:`shlex.quote`), so ``shlex.split`` gives them back."""
     parts = [
         "reawaken calibrate",
-        finding_flags or f"--finding {finding}",
-        f"--template {template}",
+        finding_flags or f"--finding {shlex.quote(finding)}",
+        f"--template {shlex.quote(template)}",
     ]
     if exposed_share is not None:
         parts.append(f"--exposed-share {exposed_share:g}")

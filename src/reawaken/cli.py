@@ -1,14 +1,15 @@
 """Command-line interface: thin subcommands over the public API.
 
-Every command has ``--help``; every command that prints results takes ``--json``. Bad input
-exits with status 2 and one line on stderr saying what is wrong and how to fix it.
+Every command has ``--help``; every command that prints results takes ``--json`` (strict JSON:
+NaN is ``null``). Bad input exits with status 2 and one line on stderr saying what is wrong and
+how to fix it (with ``--json``: ``{"error": ..., "fix": ...}`` on stdout); the exit statuses are
+:data:`reawaken.errors.EXIT_CODES` (see :mod:`reawaken.cli_run`). Output folders are written
+whole or not at all (:func:`reawaken.outputs.output_directory`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,36 +17,42 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, schema
+from .cli_args import PERSONS, SEED, integer, number
 from .cli_build_cohort import add_build_cohort_parser
 from .cli_calibrate import add_calibrate_parser
 from .cli_power import add_power_parser
+from .cli_run import UsageError, report_bad_input, run_command
 from .cli_stress import add_stress_parser
-from .errors import CohortError, ReawakenError
-from .findings import list_findings
+from .errors import EXIT_CODES, AnalysisError, CohortError, InputFileError
+from .findings import list_findings, load_finding
 from .io import read_cohort, write_table
+from .outputs import check_name, dumps_json, output_directory
 from .scenario import list_presets, load_scenario
 from .simulate.cohort import DEFAULT_SEED, simulate_cohort
 
 PROGRESS_MIN_PERSONS = 200_000
 
 
+#: Most controls per exposed person: the efficiency of 1:K matching is K/(K+1) (99% at 100),
+#: and statsmodels' conditional likelihood recurses once per set member.
+MAX_CONTROLS = 100
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2."""
+    """argparse whose errors raise :class:`~reawaken.cli_run.UsageError` (exit status 2,
+    one line, or JSON with ``--json``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        raise UsageError(f"{message} (see --help)", self.prog)
 
 
 def _emit(payload: object, as_json: bool, text: str) -> None:
-    print(json.dumps(payload, indent=2, default=_json_default) if as_json else text)
+    print(dumps_json(payload) if as_json else text)
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def _epilog() -> str:
+    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return f"exit status:\n{codes}"
 
 
 def _cohort_counts(data) -> dict[str, int]:
@@ -72,12 +79,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputFileError(f"--out {out} must end in .parquet or .csv; fix: pick one of those")
     scenario = load_scenario(args.scenario)
     if args.n is not None:
         scenario = scenario.with_n(args.n)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise ReawakenError(f"--out {out} must end in .parquet or .csv; pick one of those")
     cohort = simulate_cohort(
         scenario,
         np.random.default_rng(args.seed),
@@ -119,12 +126,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .report.certificate import build_certificate
     from .report.document import write_report
 
-    for flag in ("reps", "power_reps", "stress_reps"):
-        if getattr(args, flag) < 2:
-            raise ReawakenError(f"--{flag.replace('_', '-')} must be >= 2")
     names = args.finding or list_findings()
     if args.scenario is not None and len(names) != 1:
-        raise ReawakenError("--scenario needs exactly one --finding (the finding it reproduces)")
+        raise AnalysisError(
+            "--scenario needs exactly one --finding (the finding it reproduces); fix: pass "
+            "--finding NAME|FILE once"
+        )
+    for name in names:  # fail before the long run: finding names become file names
+        check_name(load_finding(name).name, f"finding name (in {name})")
     certificates = [
         build_certificate(
             name,
@@ -138,12 +147,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
         for name in names
     ]
-    paths = write_report(certificates, args.out, seed=args.seed, reps=args.reps)
+    with output_directory(args.out, overwrite=args.overwrite) as folder:
+        paths = write_report(certificates, folder, seed=args.seed, reps=args.reps)
     payload = [
         {
             "finding": c.finding.name,
             "passed": c.passed,
-            "certificate": c.rows.replace({np.nan: None}).to_dict(orient="records"),
+            "certificate": c.rows.to_dict(orient="records"),
         }
         for c in certificates
     ]
@@ -159,8 +169,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     covariates = args.covariates.split(",") if args.covariates else None
     cohort = read_cohort(args.cohort, origin_date=args.origin_date, validate=False)
     exact, caliper = parse_match_on(args.match_on)
-    if args.controls < 1:
-        raise ReawakenError(f"--controls must be >= 1, got {args.controls}")
     output = run_analysis(
         cohort,
         design=args.design,
@@ -172,10 +180,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         test_window_days=args.test_window,
         cause=args.cause,
     )
-    paths = write_analysis(output, args.out)
+    paths = write_analysis(output, args.out, overwrite=args.overwrite)
     payload = {
         "design": output.design,
-        "estimates": output.estimates.replace({np.nan: None}).to_dict(orient="records"),
+        "estimates": output.estimates.to_dict(orient="records"),
         "tests": output.tests.to_dict(orient="records"),
         "files": [str(p) for p in paths],
     }
@@ -184,7 +192,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="reawaken", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="reawaken",
+        description=__doc__.splitlines()[0],
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"reawaken {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -195,9 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a cohort from a preset or scenario file")
     p.add_argument("--scenario", required=True, help="preset name (see `scenarios`) or .toml path")
     p.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
+        "--seed", type=SEED, default=DEFAULT_SEED, help="random seed (default %(default)s)"
     )
-    p.add_argument("--n", type=int, help="cohort size (default: the scenario's n)")
+    p.add_argument("--n", type=PERSONS, help="cohort size (default: the scenario's n)")
     p.add_argument(
         "--out", required=True, help="output file, .parquet or .csv (written atomically)"
     )
@@ -221,22 +234,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="time-varying Cox, exposure-density matched analyses, or the naive "
         "ever-exposed model (immortal time bias, for teaching)",
     )
-    p.add_argument("--controls", type=int, default=4, help="controls per exposed (matched)")
+    p.add_argument(
+        "--controls",
+        type=integer(1, MAX_CONTROLS, example="--controls 4"),
+        default=4,
+        help=f"controls per exposed, 1-{MAX_CONTROLS} (matched; default %(default)s)",
+    )
     p.add_argument(
         "--match-on",
         help="matching columns: exact names, caliper as name:width, e.g. age:2,stage,her2",
     )
-    p.add_argument("--test-window", type=float, help="negative test within +/- DAYS (matched)")
+    p.add_argument(
+        "--test-window",
+        type=number(0, lo_open=True, example="--test-window 14"),
+        help="negative test within +/- DAYS (matched)",
+    )
     p.add_argument("--covariates", help="comma-separated covariates (default: all others)")
-    p.add_argument("--cause", type=int, default=1, help="event code of interest (default 1)")
+    p.add_argument(
+        "--cause",
+        type=integer(1, example="--cause 1"),
+        default=1,
+        help="event code of interest (default 1)",
+    )
     p.add_argument("--origin-date", help="study origin YYYY-MM-DD for ISO date columns")
     p.add_argument(
         "--seed",
-        type=int,
+        type=SEED,
         default=DEFAULT_SEED,
         help="seed for control sampling (default %(default)s)",
     )
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
+    add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_analyze)
 
@@ -260,54 +288,50 @@ def build_parser() -> argparse.ArgumentParser:
         "`reawaken calibrate`",
     )
     p.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)"
+        "--seed", type=SEED, default=DEFAULT_SEED, help="random seed (default %(default)s)"
     )
-    p.add_argument("--reps", type=int, default=600, help="replicates per finding (default 600)")
-    p.add_argument("--power-reps", type=int, default=40, help="replicates per power-curve point")
+    at_least_2 = integer(2, example="--reps 600")
+    p.add_argument(
+        "--reps", type=at_least_2, default=600, help="replicates per finding (default 600)"
+    )
+    p.add_argument(
+        "--power-reps", type=at_least_2, default=40, help="replicates per power-curve point"
+    )
     p.add_argument(
         "--stress-reps",
-        type=int,
+        type=at_least_2,
         default=10,
         help="replicates per stress-battery cell (default 10)",
     )
     p.add_argument("--executor", choices=["processes", "serial"], default="processes")
-    p.add_argument("--out", default="report", help="report directory (default: report)")
+    p.add_argument("--out", default="report", help="report folder (default: report)")
+    add_overwrite(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_reproduce)
     return parser
 
 
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    """The ``--overwrite`` flag of commands that write an output folder."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out folder (default: refuse)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``reawaken`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``reawaken`` console script; returns the exit status
+    (:data:`reawaken.errors.EXIT_CODES`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     try:
-        return int(args.func(args))
-    except ReawakenError as exc:
-        lines = str(exc).splitlines() or [type(exc).__name__]
-        print(f"reawaken {args.command}: error: {lines[0]}", file=sys.stderr)
-        for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(
-            f"reawaken {args.command}: error: {exc.strerror or exc}: "
-            f"{exc.filename or ''}; check the path and permissions",
-            file=sys.stderr,
-        )
-        return 2
-    except KeyboardInterrupt:
-        print(f"reawaken {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if os.environ.get("REAWAKEN_DEBUG"):
-            raise
-        print(
-            f"reawaken {args.command}: internal error: {type(exc).__name__}: {exc}; "
-            "rerun with REAWAKEN_DEBUG=1 for the traceback and please report it",
-            file=sys.stderr,
-        )
-        return 1
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        command = next((a for a in argv if not a.startswith("-")), "")
+        return report_bad_input(command, exc, as_json)
+    return run_command(args.command, lambda: args.func(args), as_json)
 
 
 if __name__ == "__main__":

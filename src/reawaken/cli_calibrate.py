@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 from pathlib import Path
 
 from .calibration import DEFAULT_TEMPLATE, calibrate_to_finding, canonical_command
-from .errors import ReawakenError
+from .cli_args import PERSONS, REPS, SEED, WORKERS, integer, number, text_line
+from .errors import InputFileError, ScenarioError
 from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
 from .io import write_text_atomic
+from .outputs import check_name, dumps_json
 
 _FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
+_POSITIVE = number(0, lo_open=True, example="1.44")
+_LINE = text_line("--name")
+
+
+def _finding_name(text: str) -> str:
+    """One line that is also safe as a file name (a finding's name names report files)."""
+    try:
+        return check_name(_LINE(text), "--name")
+    except InputFileError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
@@ -19,7 +31,7 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
     given = [f for f in _FLAGS if getattr(args, f) is not None]
     if args.finding is not None:
         if given:
-            raise ReawakenError(
+            raise ScenarioError(
                 f"--finding and --{given[0].replace('_', '-')} exclude each other; fix: "
                 "give a finding name/file, or all of --n --followup-months --estimand "
                 "--estimate --ci"
@@ -27,9 +39,9 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
         return load_finding(args.finding), ""
     missing = [f for f in _FLAGS if getattr(args, f) is None]
     if missing:
-        raise ReawakenError(
-            f"no finding: pass --finding NAME|FILE, or all of --n --followup-months --estimand "
-            f"--estimate --ci (missing --{missing[0].replace('_', '-')})"
+        raise ScenarioError(
+            f"no finding given (missing --{missing[0].replace('_', '-')}); fix: pass --finding "
+            "NAME|FILE, or all of --n --followup-months --estimand --estimate --ci"
         )
     lo, hi = args.ci
     data = {
@@ -42,7 +54,7 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
         "ci_high": hi,
     }
     flags = (
-        f"--name {args.name} --n {args.n} --followup-months {args.followup_months:g} "
+        f"--name {shlex.quote(args.name)} --n {args.n} --followup-months {args.followup_months:g} "
         f"--estimand {args.estimand} --estimate {args.estimate:g} --ci {lo:g} {hi:g}"
     )
     return finding_from_dict(data, "command-line finding"), flags
@@ -51,7 +63,7 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".toml":
-        raise ReawakenError(f"--out {out} must end in .toml (a scenario file)")
+        raise InputFileError(f"--out {out} must end in .toml; fix: name the scenario file *.toml")
     finding, flags = _finding(args)
     template = args.template or DEFAULT_TEMPLATE[finding.estimand]
     command = canonical_command(
@@ -95,7 +107,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"({implied['events_formula']})\n"
         f"{result.summary()}\nwrote {out}"
     )
-    print(json.dumps(payload, indent=2, default=float) if args.json else text)
+    print(dumps_json(payload) if args.json else text)
     return 0
 
 
@@ -111,12 +123,16 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
     src.add_argument(
         "--finding", help="shipped finding name or a finding .toml (see findings/reported/)"
     )
-    src.add_argument("--name", default="my_finding", help="name of a finding given by flags")
-    src.add_argument("--n", type=int, help="persons in the study")
-    src.add_argument("--followup-months", type=float, help="follow-up in months")
+    src.add_argument(
+        "--name", type=_finding_name, default="my_finding", help="name of a finding given by flags"
+    )
+    src.add_argument("--n", type=PERSONS, help="persons in the study")
+    src.add_argument("--followup-months", type=_POSITIVE, help="follow-up in months")
     src.add_argument("--estimand", choices=ESTIMANDS, help="HR or OR")
-    src.add_argument("--estimate", type=float, help="reported ratio estimate")
-    src.add_argument("--ci", type=float, nargs=2, metavar=("LOW", "HIGH"), help="reported 95%% CI")
+    src.add_argument("--estimate", type=_POSITIVE, help="reported ratio estimate")
+    src.add_argument(
+        "--ci", type=_POSITIVE, nargs=2, metavar=("LOW", "HIGH"), help="reported 95%% CI"
+    )
     p.add_argument(
         "--template",
         help=f"assumptions to calibrate: {', '.join(list_templates())} or a scenario .toml "
@@ -124,7 +140,7 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
     )
     p.add_argument(
         "--exposed-share",
-        type=float,
+        type=number(0, 1, lo_open=True, hi_open=True, example="--exposed-share 0.25"),
         help="assumed share of persons with a documented exposure, in (0, 1) "
         "(default: keep the template's infection rates)",
     )
@@ -133,11 +149,16 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
         help="relative log-HR by window start day, e.g. 0:1,90:0.45,365:0.15 "
         "(default: the template's effect profile)",
     )
-    p.add_argument("--reps", type=int, default=400, help="replicates per iteration (default 400)")
-    p.add_argument("--seed", type=int, default=default_seed, help="seed (default %(default)s)")
-    p.add_argument("--max-iterations", type=int, default=15, help="give up after (default 15)")
+    p.add_argument("--reps", type=REPS, default=400, help="replicates per iteration (default 400)")
+    p.add_argument("--seed", type=SEED, default=default_seed, help="seed (default %(default)s)")
+    p.add_argument(
+        "--max-iterations",
+        type=integer(1, example="--max-iterations 15"),
+        default=15,
+        help="give up after (default 15)",
+    )
     p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
-    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
     p.add_argument("--out", required=True, help="scenario file to write (.toml, atomically)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

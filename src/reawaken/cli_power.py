@@ -6,13 +6,13 @@ Kept apart from :mod:`reawaken.cli` so each file stays small; ``cli`` registers 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
+from .cli_args import PERSONS, REPS, SEED, WORKERS, integer, number, number_list, scheduler
 from .errors import AnalysisError
 from .io import write_table, write_text_atomic
+from .outputs import dumps_json, output_directory
 from .power.analytic import (
     PowerResult,
     event_probability_from_scenario,
@@ -23,12 +23,9 @@ from .power.analytic import (
 )
 from .report.figures import save_figure
 
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise AnalysisError(f"{what} must be comma-separated numbers, got {text!r}") from exc
+_RATIO = number(0, lo_open=True, example="1.44")
+_PROBABILITY = number(0, 1, lo_open=True, hi_open=True, example="0.5")
+_ALPHA = number(0, 1, lo_open=True, hi_open=True, example="--alpha 0.05")
 
 
 def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
@@ -53,13 +50,17 @@ def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
     return schoenfeld(**known, exposed_share=share, **common)
 
 
-def _emit_result(args: argparse.Namespace, payload: dict, text: str, tables=()) -> None:
+def _emit_result(args: argparse.Namespace, payload: dict, text: str, tables=(), figures=()) -> None:
+    """Write the tables, ``power.json`` and the figures into ``--out`` (whole or not at all),
+    then print the text or JSON."""
     if args.out:
-        out = Path(args.out)
-        for name, table in tables:
-            write_table(table, out / f"{name}.csv")
-        write_text_atomic(out / "power.json", json.dumps(payload, indent=2, default=float) + "\n")
-    print(json.dumps(payload, indent=2, default=float) if args.json else text)
+        with output_directory(args.out, overwrite=args.overwrite) as out:
+            for name, table in tables:
+                write_table(table, out / f"{name}.csv")
+            write_text_atomic(out / "power.json", dumps_json(payload) + "\n")
+            for name, make in figures:
+                save_figure(make(), out / name)
+    print(dumps_json(payload) if args.json else text)
 
 
 def cmd_power_analytic(args: argparse.Namespace) -> int:
@@ -78,9 +79,10 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
     from .report.power_plots import plot_power_curve
     from .scenario import load_scenario
 
+    if args.scheduler is not None and args.executor != "dask":
+        raise AnalysisError("--scheduler needs --executor dask; fix: add --executor dask")
     scenario = load_scenario(args.scenario)
-    ns = [int(v) for v in _floats(args.n, "--n")] if args.n else None
-    hrs = _floats(args.hr, "--hr") if args.hr else None
+    ns, hrs = args.n, args.hr
     kwargs = {
         "reps": args.reps,
         "seed": args.seed,
@@ -106,24 +108,25 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
         curve = simulate_power(scenario, n_grid=ns, hr_grid=hrs, **kwargs)
         text = curve.summary()
         payload = {"table": curve.table.to_dict(orient="records")}
-    _emit_result(args, payload, text, [("power_simulated", curve.table)])
-    if args.out:
-        x = "n" if (hrs is None or len(set(curve.table["n"])) > 1) else "hr"
-        fig = plot_power_curve(
+    x = "n" if (hrs is None or len(set(curve.table["n"])) > 1) else "hr"
+
+    def figure():
+        return plot_power_curve(
             curve.table.assign(hr=curve.table["hr"].fillna(0)),
             x=x,
             mcse="mcse",
             xlabel="cohort size n" if x == "n" else "true HR",
             title=f"Simulated power, {scenario.name}",
         )
-        save_figure(fig, Path(args.out) / "power_curve")
+
+    _emit_result(args, payload, text, [("power_simulated", curve.table)], [("power_curve", figure)])
     return 0
 
 
 def cmd_power_design(args: argparse.Namespace) -> int:
     from .power.design_analysis import design_analysis, plot_exaggeration
 
-    truths = _floats(args.true, "--true") if args.true else [1.1, 1.2, 1.3, args.estimate]
+    truths = args.true or [1.1, 1.2, 1.3, args.estimate]
     rng = np.random.default_rng(args.seed) if args.sims else None
     result = design_analysis(
         estimate=args.estimate,
@@ -138,12 +141,22 @@ def cmd_power_design(args: argparse.Namespace) -> int:
         "information": result.information,
         "table": result.table.to_dict(orient="records"),
     }
-    _emit_result(args, payload, result.summary(), [("design_analysis", result.table)])
-    if args.out:
-        save_figure(
-            plot_exaggeration(result, reported=args.estimate), Path(args.out) / "exaggeration"
-        )
+    _emit_result(
+        args,
+        payload,
+        result.summary(),
+        [("design_analysis", result.table)],
+        [("exaggeration", lambda: plot_exaggeration(result, reported=args.estimate))],
+    )
     return 0
+
+
+def _add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out folder (default: refuse)",
+    )
 
 
 def add_power_parser(sub, parser_class, default_seed: int) -> None:
@@ -158,55 +171,92 @@ def add_power_parser(sub, parser_class, default_seed: int) -> None:
     }
     for name, text in helps.items():
         p = psub.add_parser(name, help=text)
-        p.add_argument("--events", type=float, help="number of events")
-        p.add_argument("--hr", type=float, help="hazard ratio to detect")
+        p.add_argument(
+            "--events", type=number(0, lo_open=True, example="--events 200"), help="events"
+        )
+        p.add_argument("--hr", type=_RATIO, help="hazard ratio to detect")
         p.add_argument(
             "--power",
-            type=float,
+            type=_PROBABILITY,
             default=None if name == "achieved" else 0.8,
             help="target power (default 0.8)",
         )
-        p.add_argument("--alpha", type=float, default=0.05, help="significance level")
+        p.add_argument("--alpha", type=_ALPHA, default=0.05, help="significance level")
         p.add_argument("--sided", type=int, choices=[1, 2], default=2, help="one- or two-sided")
         p.add_argument(
             "--exposed-share",
-            type=float,
+            type=_PROBABILITY,
             default=0.5,
             help="share of exposed persons (allocation; default 0.5)",
         )
-        p.add_argument("--controls", type=int, help="1:K matched design (exposed share 1/(K+1))")
+        p.add_argument(
+            "--controls",
+            type=integer(1, example="--controls 4"),
+            help="1:K matched design (exposed share 1/(K+1))",
+        )
         p.add_argument("--method", choices=["schoenfeld", "freedman"], default="schoenfeld")
-        p.add_argument("--event-probability", type=float, help="P(event) per person (for n)")
+        p.add_argument(
+            "--event-probability",
+            type=number(0, 1, lo_open=True, example="--event-probability 0.05"),
+            help="P(event) per person (for n)",
+        )
         p.add_argument("--scenario", help="derive the event probability from a scenario")
-        p.add_argument("--out", help="directory for power.json")
+        p.add_argument("--out", help="folder for power.json (written whole or not at all)")
+        _add_overwrite(p)
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.set_defaults(func=cmd_power_analytic)
 
     p = psub.add_parser("simulate", help="simulation-based power of the full pipeline")
     p.add_argument("--scenario", required=True, help="preset name or .toml path")
-    p.add_argument("--reps", type=int, default=200, help="replicates per grid point")
-    p.add_argument("--n", help="comma-separated cohort sizes, e.g. 20000,36845,60000")
-    p.add_argument("--hr", help="comma-separated constant true HRs (replace the scenario's)")
-    p.add_argument("--target", type=float, help="solve for the n giving this power")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=default_seed)
+    p.add_argument("--reps", type=REPS, default=200, help="replicates per grid point")
+    p.add_argument(
+        "--n",
+        type=number_list(PERSONS, "--n 20000,36845"),
+        help="comma-separated cohort sizes, e.g. 20000,36845,60000",
+    )
+    p.add_argument(
+        "--hr",
+        type=number_list(_RATIO, "--hr 1.2,1.44"),
+        help="comma-separated constant true HRs (replace the scenario's)",
+    )
+    p.add_argument("--target", type=_PROBABILITY, help="solve for the n giving this power")
+    p.add_argument("--alpha", type=_ALPHA, default=0.05)
+    p.add_argument("--seed", type=SEED, default=default_seed)
     p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
-    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
+    p.add_argument(
+        "--scheduler", type=scheduler, help="Dask scheduler address, e.g. tcp://HOST:8786"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--out", help="directory for the table (CSV, JSON) and the power curve")
+    p.add_argument("--out", help="folder for the table (CSV, JSON) and the power curve")
+    _add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_power_simulate)
 
     p = psub.add_parser("design", help="design analysis of a reported estimate (type S/M)")
-    p.add_argument("--estimate", type=float, required=True, help="reported ratio, e.g. 1.44")
+    p.add_argument("--estimate", type=_RATIO, required=True, help="reported ratio, e.g. 1.44")
     p.add_argument(
-        "--ci", type=float, nargs=2, required=True, metavar=("LOW", "HIGH"), help="reported 95%% CI"
+        "--ci",
+        type=_RATIO,
+        nargs=2,
+        required=True,
+        metavar=("LOW", "HIGH"),
+        help="reported 95%% CI",
     )
-    p.add_argument("--true", help="comma-separated assumed true ratios")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--sims", type=int, default=0, help="also check type M by simulation")
-    p.add_argument("--seed", type=int, default=default_seed)
-    p.add_argument("--out", help="directory for the table and the exaggeration figure")
+    p.add_argument(
+        "--true",
+        type=number_list(_RATIO, "--true 1.2,1.5"),
+        help="comma-separated assumed true ratios",
+    )
+    p.add_argument("--alpha", type=_ALPHA, default=0.05)
+    p.add_argument(
+        "--sims",
+        type=integer(0, example="--sims 10000"),
+        default=0,
+        help="also check type M by simulation",
+    )
+    p.add_argument("--seed", type=SEED, default=default_seed)
+    p.add_argument("--out", help="folder for the table and the exaggeration figure")
+    _add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_power_design)

@@ -4,8 +4,9 @@
   days when needed (:func:`cohort_from_dates`) and validates it
   (:func:`reawaken.schema.validate_cohort`).
 * :func:`write_table`, :func:`write_text_atomic` and :func:`write_bytes_atomic` write through a
-  temporary file in the target directory and :func:`os.replace`, so a reader never sees a
-  half-written file and a failed write leaves any previous file untouched.
+  visible temporary file (``<name>.partial-<random>``) in the target directory and
+  :func:`os.replace`, so a reader never sees a half-written file and a failed write leaves any
+  previous file untouched. Whole output folders: :func:`reawaken.outputs.output_directory`.
 * :func:`frame_sha256` hashes the *content* of a table, independent of file format and
   library version, for manifests and reproducibility checks.
 """
@@ -351,13 +352,18 @@ def _parse_dates(s: pd.Series) -> pd.Series:
 def _atomic_write(path: Path, writer: Callable[[Path], object]) -> None:
     """Write via a temporary file in the target directory, then ``os.replace`` it.
 
-    The temporary file is removed if anything fails, leaving any existing target untouched.
-    The new file gets the mode of the file it replaces, or 0o644.
+    The temporary file, ``<name>.partial-<random><suffix>``, is visible (not a dot file), so
+    one left by a killed process (``kill -9`` cannot be caught) is seen and easy to remove; it
+    is removed if anything fails (including Ctrl-C and, from the command line, SIGTERM),
+    leaving any existing target untouched. The new file gets the mode of the file it
+    replaces, or 0o644.
     """
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder; fix: give a file name, e.g. {path / 'out'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else _NEW_FILE_MODE
     with tempfile.NamedTemporaryFile(
-        delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+        delete=False, dir=path.parent, prefix=f"{path.name}.partial-", suffix=path.suffix
     ) as handle:
         tmp = Path(handle.name)
     try:

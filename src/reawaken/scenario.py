@@ -265,14 +265,22 @@ def _parse_covariate(data: Any, path: str) -> CovariateSpec:
         )
     if kind == "normal":
         mean = sec.number("mean")
+        lower = sec.number("lower") if sec.has("lower") else -np.inf
+        upper = sec.number("upper") if sec.has("upper") else np.inf
+        if not lower < upper:
+            raise ScenarioError(
+                f"scenario key '{path}.lower' = {lower:g} must be below '{path}.upper' = "
+                f"{upper:g}; fix: swap them, or drop one to leave that side unbounded"
+            )
         return CovariateSpec(
             name,
             kind,
             mean=mean,
             sd=sec.number("sd", lo=0, lo_open=True),
-            lower=sec.number("lower", -np.inf) if sec.has("lower") else -np.inf,
-            upper=sec.number("upper", np.inf) if sec.has("upper") else np.inf,
+            lower=lower,
+            upper=upper,
             center=sec.number("center", mean),
+            observed=observed,
         )
     if kind == "binary":
         return CovariateSpec(name, kind, p=sec.number("p", lo=0, hi=1), observed=observed)

@@ -6,6 +6,10 @@ outcome baseline's level, the effect's hazard ratios, ``infection.rate_multiplie
 ``[calibration]`` table recording how the file was made. Solved values are rounded to
 :data:`SIGNIFICANT_DIGITS` significant digits, and the calibration checks exactly the text
 written, so a file and its check always agree.
+
+User strings (finding names, template paths, the command line) reach the file only as
+tomlkit-escaped string values or through :func:`escape_comment` in the header comments, so no
+newline in a name can end a comment and inject keys.
 """
 
 from __future__ import annotations
@@ -70,12 +74,21 @@ class EffectShape:
                     f"effect shape {text!r}: {part!r} is not DAY:WEIGHT; "
                     "fix: e.g. --effect-shape 0:1,90:0.45,365:0.15"
                 ) from None
+        if not all(math.isfinite(v) for v in (*starts, *weights)):
+            raise ScenarioError(
+                f"effect shape {text!r}: days and weights must be finite numbers; "
+                "fix: e.g. --effect-shape 0:1,90:0.45,365:0.15"
+            )
         if starts[0] != 0 or any(b <= a for a, b in itertools.pairwise(starts)):
             raise ScenarioError(
-                f"effect shape {text!r}: window starts must begin at 0 and increase"
+                f"effect shape {text!r}: window starts must begin at 0 and increase; "
+                "fix: e.g. --effect-shape 0:1,90:0.45,365:0.15"
             )
-        if not all(math.isfinite(w) for w in weights) or max(abs(w) for w in weights) == 0:
-            raise ScenarioError(f"effect shape {text!r}: weights must be finite, not all 0")
+        if max(abs(w) for w in weights) == 0:
+            raise ScenarioError(
+                f"effect shape {text!r}: the weights are all 0; fix: give the first window "
+                "weight 1 (a null effect is an estimate of 1, not a shape)"
+            )
         return cls(tuple(starts), tuple(weights))
 
     def text(self) -> str:
@@ -115,9 +128,22 @@ def scale_log_hazard_ratios(hazard_ratios: Sequence[float], factor: float) -> li
     return [math.exp(factor * math.log(float(h))) for h in hazard_ratios]
 
 
+def escape_comment(text: str) -> str:
+    """``text`` safe on one TOML comment line: control characters (a newline would end the
+    comment and start a key) and Unicode line separators become visible escapes such as
+    ``\\n`` (TOML 1.0 forbids control characters other than tab in comments)."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if _is_control(c) else c for c in text
+    )
+
+
+def _is_control(c: str) -> bool:
+    return ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029"
+
+
 def _comment_block(lines: Sequence[str]) -> str:
     out = []
-    for line in lines:
+    for line in map(escape_comment, lines):
         if len(line) <= _WIDTH - 2:
             out.append(f"# {line}".rstrip())
             continue

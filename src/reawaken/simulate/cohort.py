@@ -26,9 +26,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import schema
+from ..errors import ScenarioError
 from ..scenario import Scenario
 from .biases import detect_early, misattribute_deaths
-from .covariates import draw_covariates, linear_predictor
+from .covariates import draw_covariates, risk_multiplier
 from .effects import EffectProfile
 from .exposure import document
 from .hazards import DAYS_PER_YEAR, Exponential, invert_piecewise_cumulative_hazard
@@ -87,7 +88,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
 
     inf = scenario.infection
     t_inf = inf.intensity.first_event_after(
-        entry, np.exp(linear_predictor(x, specs, inf.log_hr)), streams["infection"]
+        entry, risk_multiplier(x, specs, inf.log_hr, "infection.log_hr"), streams["infection"]
     )
     offset = t_inf - entry  # days from entry to infection (inf if never)
 
@@ -95,7 +96,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     t_out = entry + invert_piecewise_cumulative_hazard(
         scenario.outcome.baseline,
         streams["outcome"].standard_exponential(m),
-        np.exp(linear_predictor(x, specs, scenario.outcome.log_hr)),
+        risk_multiplier(x, specs, scenario.outcome.log_hr, "outcome.log_hr"),
         breaks,
         mult,
     )
@@ -103,7 +104,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     t_death = entry + invert_piecewise_cumulative_hazard(
         scenario.death.baseline,
         streams["death"].standard_exponential(m),
-        np.exp(linear_predictor(x, specs, scenario.death.log_hr)),
+        risk_multiplier(x, specs, scenario.death.log_hr, "death.log_hr"),
         d_breaks,
         d_mult,
     )
@@ -134,7 +135,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     if scenario.testing is not None:
         ts = scenario.testing
         t_test = ts.intensity.first_event_after(
-            entry, np.exp(linear_predictor(x, specs, ts.log_hr)), streams["testing"]
+            entry, risk_multiplier(x, specs, ts.log_hr, "testing.log_hr"), streams["testing"]
         )
         negative = (t_test < t_end) & (~documented | (t_test < t_inf))
         test_day = np.where(negative, t_test, np.nan)
@@ -161,7 +162,7 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
         t_nc = entry + invert_piecewise_cumulative_hazard(
             nc.baseline,
             streams["negative_control"].standard_exponential(m),
-            np.exp(linear_predictor(x, specs, nc.log_hr)),
+            risk_multiplier(x, specs, nc.log_hr, "negative_control.log_hr"),
             np.full((m, 1), np.inf),
             np.ones((m, 2)),
         )
@@ -175,6 +176,21 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     if scenario.testing is not None and scenario.testing.select_tested:
         out = out[documented | ~np.isnan(test_day)]
     return out
+
+
+def _guarded_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.DataFrame:
+    """:func:`_simulate_chunk` with floating-point overflow and invalid operations as a
+    :class:`ScenarioError` (valid scenarios never trigger them: the hazard code silences
+    its own intended ``inf`` arithmetic)."""
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return _simulate_chunk(scenario, m, rng)
+    except FloatingPointError as exc:
+        raise ScenarioError(
+            f"simulating scenario {scenario.name!r} failed numerically ({exc}): a baseline "
+            "hazard, its shape or a hazard ratio is extreme; fix: check the [outcome], [death] "
+            "and [effect] values (e.g. a Weibull shape between 0.1 and 10, rates per year)"
+        ) from None
 
 
 def simulate_cohort(
@@ -209,7 +225,7 @@ def simulate_cohort(
     """
     target = scenario.n if n is None else int(n)
     if target < 1:
-        raise ValueError(f"n must be >= 1, got {target}")
+        raise ScenarioError(f"n must be >= 1, got {target}; fix: pass e.g. n=1000")
     selects = scenario.testing is not None and scenario.testing.select_tested
     parts: list[pd.DataFrame] = []
     have = 0
@@ -219,11 +235,14 @@ def simulate_cohort(
             need = target - have
             size = need if not selects else int(np.ceil(1.2 * need / keep_rate)) + 100
             size = min(size, CHUNK_PERSONS)
-            chunk = _simulate_chunk(scenario, size, rng.spawn(1)[0])
+            chunk = _guarded_chunk(scenario, size, rng.spawn(1)[0])
             if selects:
                 if len(chunk) == 0 and keep_rate < 1e-4:
-                    raise ValueError(
-                        "the testing process selects almost nobody; raise testing rates"
+                    raise ScenarioError(
+                        f"the testing process of scenario {scenario.name!r} selects almost "
+                        f"nobody (no tested person among the last {size:,} simulated); fix: "
+                        "raise [testing] monthly_rate_per_year or the infection rates, or set "
+                        "testing.select_tested = false"
                     )
                 keep_rate = max(len(chunk) / size, 1e-5)
             chunk = chunk.iloc[:need]

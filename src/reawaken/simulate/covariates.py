@@ -7,7 +7,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..errors import ScenarioError
 from ..scenario import CovariateSpec
+
+#: Largest |x'beta| accepted: a hazard ratio of e^50 (5e21) between two persons only arises
+#: from a coefficient on the wrong scale (e.g. per day instead of per year of age).
+MAX_ABS_LINEAR_PREDICTOR = 50.0
 
 
 def draw_covariates(
@@ -51,3 +56,24 @@ def linear_predictor(
         else:
             lp += float(beta) * x
     return lp
+
+
+def risk_multiplier(
+    covariates: pd.DataFrame,
+    specs: Sequence[CovariateSpec],
+    log_hr: Mapping[str, float | tuple[float, ...]],
+    what: str,
+) -> np.ndarray:
+    """``exp(x'beta)`` per person, refusing a linear predictor beyond
+    :data:`MAX_ABS_LINEAR_PREDICTOR` (``exp`` would overflow, or every event would be
+    certain or impossible); ``what`` names the scenario key in the message."""
+    lp = linear_predictor(covariates, specs, log_hr)
+    worst = float(np.max(np.abs(lp))) if lp.size else 0.0
+    if not worst <= MAX_ABS_LINEAR_PREDICTOR:
+        raise ScenarioError(
+            f"scenario key '{what}' gives |x'beta| up to {worst:.3g} (a hazard ratio of "
+            f"e^{worst:.3g} between persons); fix: log hazard ratios are per unit of the "
+            "covariate, measured from its center (e.g. age = 0.04 per year), so keep "
+            f"|x'beta| <= {MAX_ABS_LINEAR_PREDICTOR:g}"
+        )
+    return np.exp(lp)
