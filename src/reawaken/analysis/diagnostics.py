@@ -89,7 +89,8 @@ def time_transform(
 
 
 def score_tests(terms: ZphTerms) -> tuple[np.ndarray, float]:
-    """Per-term and global score statistics ``u' I^{-1} u`` with ``u = (0, U_theta)``."""
+    """Per-term and global score statistics ``u' I^{-1} u`` with ``u = (0, U_theta)``
+    (Grambsch & Therneau 1994; per term ``I`` restricted to ``(beta, theta_j)``, as cox.zph)."""
     u_theta, info = terms.score_theta, terms.information
     p = u_theta.size
     per_term = np.empty(p)
