@@ -131,8 +131,14 @@ def named_or_file_text(
     path = Path(text)
     if text.endswith(".toml") or path.exists():
         if not path.is_file():
-            raise ScenarioError(f"{file_kind} file {text} not found; check the path")
-        return path.read_text(encoding="utf-8"), True
+            raise ScenarioError(f"{file_kind} file {text} not found; fix: check the path")
+        try:
+            return path.read_text(encoding="utf-8"), True
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(
+                f"{file_kind} file {text} is not UTF-8 text (byte {exc.start}); fix: pass a "
+                f"{file_kind} .toml file"
+            ) from None
     hint = " (or pass a path to a .toml file)"
     return packaged_toml_text(package, text, kind, hint), False
 

@@ -1,5 +1,10 @@
 """Assemble certificates into ``report/``: a self-contained ``index.html`` (figures embedded),
-``report.md``, CSV tables and PNG/SVG figures — each file written atomically."""
+``report.md``, CSV tables and PNG/SVG figures — each file written atomically.
+
+Finding names become file names (``<name>_certificate.csv``, ...), so each is checked by
+:func:`reawaken.outputs.check_name` before anything is written: a name such as
+``../../elsewhere/x`` or an absolute path cannot write outside the report folder. The command
+line writes the folder whole or not at all (:func:`reawaken.outputs.output_directory`)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..errors import InputFileError
 from ..io import write_table, write_text_atomic
+from ..outputs import check_name
 from .certificate import Certificate, _forest_figure, forest_rows
 from .figures import save_figure
 
@@ -42,7 +49,19 @@ def _display(rows: pd.DataFrame) -> pd.DataFrame:
 def write_report(
     certificates: list[Certificate], out_dir: str | Path, *, seed: int, reps: int
 ) -> list[Path]:
-    """Write the report for ``certificates`` into ``out_dir``; returns the paths written."""
+    """Write the report for ``certificates`` into ``out_dir``; returns the paths written.
+
+    Raises
+    ------
+    InputFileError
+        Before writing anything, if a finding name is unsafe as a file name or two findings
+        share a name.
+    """
+    names = [check_name(cert.finding.name, "finding name") for cert in certificates]
+    if len(set(names)) != len(names):
+        raise InputFileError(
+            f"two findings share a name ({', '.join(names)}); fix: give each finding its own name"
+        )
     out = Path(out_dir)
     paths: list[Path] = []
     figure_files: dict[str, list[tuple[str, Path]]] = {}
