@@ -104,3 +104,71 @@ def test_cli_analyze_bad_column_leaves_nothing(tmp_path, capsys):
     assert code == 2
     assert "weight" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_matched_design_uses_the_shared_members_variance(cohort):
+    out = run_analysis(
+        cohort,
+        design="matched",
+        rng=np.random.default_rng(1),
+        exact=["stage"],
+        caliper={"age": 2.0},
+    )
+    est = out.estimates
+    assert (est["variance"] == "shared-members").all() and len(est) == 3
+    assert np.isfinite(est[["se", "robust_se", "shared_members_se"]]).all().all()
+    half = np.log(est["ci_high"] / est["ci_low"]) / 2
+    np.testing.assert_allclose(half, 1.959963984540054 * est["shared_members_se"], rtol=1e-10)
+    assert "shared-members variance" in out.tests["test"].iloc[0]
+    assert not out.tests["test"].str.contains("^log-rank stratified by matched set$").any()
+    assert any("assume them independent" in n for n in out.notes)
+
+
+def test_matched_fine_gray_clusters_on_the_person():
+    """The person-clustered SE of the matched Fine-Gray equals fit_cox on the expanded rows
+    clustered on the person id (not on the row position)."""
+    from reawaken.analysis.cox import fit_cox
+    from reawaken.analysis.finegray import finegray_expand, fit_fine_gray
+
+    rng = np.random.default_rng(8)
+    sets = np.repeat(np.arange(150), 3)
+    data = pd.DataFrame(
+        {
+            "set_id": sets,
+            "id": np.where(
+                np.arange(sets.size) % 3 == 0, sets, 500 + rng.integers(0, 120, sets.size)
+            ),
+            "exposed": np.tile([1, 0, 0], 150),
+            "time": np.ceil(rng.exponential(200, sets.size)),
+            "event": rng.choice([0, 1, 2], sets.size, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    fg = fit_fine_gray(
+        data,
+        duration="time",
+        event="event",
+        cause=1,
+        covariates=["exposed"],
+        cluster="id",
+        sets="set_id",
+    )
+    ex = finegray_expand(data, duration="time", event="event", cause=1, covariates=["exposed"])
+    ex = ex.assign(person=data["id"].to_numpy()[ex["id"]])
+    ref = fit_cox(
+        ex,
+        start="start",
+        stop="stop",
+        event="event",
+        covariates=["exposed"],
+        weights="weight",
+        cluster="person",
+        ties="breslow",
+    )
+    by_row = fit_fine_gray(data, duration="time", event="event", cause=1, covariates=["exposed"])
+    assert fg.table["robust_se"].iloc[0] == pytest.approx(ref.table["robust_se"].iloc[0], rel=1e-12)
+    assert fg.table["robust_se"].iloc[0] != pytest.approx(by_row.table["robust_se"].iloc[0])
+    assert fg.variance_name == "shared-members" and "shared-members" in fg.method
+    with pytest.raises(AnalysisError, match="sets= needs cluster="):
+        fit_fine_gray(
+            data, duration="time", event="event", cause=1, covariates=["exposed"], sets="set_id"
+        )

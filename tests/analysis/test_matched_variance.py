@@ -24,6 +24,7 @@ from reawaken.analysis.cox import fit_cox, fit_matched_cox
 from reawaken.analysis.matched_or import conditional_logit_row_scores, matched_odds_ratio
 from reawaken.analysis.matched_variance import (
     clip_to_psd,
+    matched_score_test,
     robust_score_test,
     scores_by_set,
     set_person_incidence,
@@ -254,3 +255,30 @@ def test_bad_variance_name(table):
         fit_matched_cox(table, variance="sandwich")
     with pytest.raises(AnalysisError, match="no person id column"):
         matched_odds_ratio(table.drop(columns="id").assign(event=table["case"]))
+
+
+def test_matched_score_test_is_the_stratified_logrank_with_robust_variance(table, r_values):
+    from reawaken.analysis.km import logrank
+
+    res = matched_score_test(table)
+    lr = logrank(table, duration="time", event="event", group="exposed", strata="set_id")
+    exposed = lr.table.set_index("group").loc[1]
+    assert res.score == pytest.approx(exposed["observed"] - exposed["expected"], rel=1e-10)
+    unique = table.assign(id=np.arange(len(table)))
+    no_sharing = matched_score_test(unique)
+    assert no_sharing.statistic == pytest.approx(r_values["logrank_set rscore"][0], rel=1e-6)
+    by_person = robust_score_test(
+        score_residuals(
+            None,
+            table["time"].to_numpy(float),
+            table["event"].to_numpy(float),
+            table[["exposed"]].to_numpy(float),
+            np.zeros(1),
+            strata=pd.factorize(table["set_id"])[0],
+            ties="breslow",
+        ),
+        table["id"],
+    )
+    assert by_person[0] == pytest.approx(r_values["logrank_id rscore"][0], rel=1e-6)
+    assert res.score_se == pytest.approx(abs(res.score) / np.sqrt(res.statistic), rel=1e-12)
+    assert "shared-members" in res.method and 0 < res.p_value < 1

@@ -27,3 +27,9 @@ out("clogit_efron coef", coef(r))
 out("clogit robust_se", sqrt(diag(r$var)))
 s <- clogit(case ~ exposed + age + strata(set_id) + cluster(set_id), data = d, method = "efron")
 out("clogit_set robust_se", sqrt(diag(s$var)))
+# robust score (log-rank-type) tests of exposure alone, Breslow ties: clustered on person / set
+b <- coxph(Surv(time, event) ~ exposed + strata(set_id) + cluster(id), data = d, ties = "breslow")
+out("logrank_id rscore", b$rscore)
+bs <- coxph(Surv(time, event) ~ exposed + strata(set_id) + cluster(set_id), data = d,
+            ties = "breslow")
+out("logrank_set rscore", bs$rscore)

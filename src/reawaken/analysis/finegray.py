@@ -18,8 +18,9 @@ import pandas as pd
 from ..errors import AnalysisError
 from .competing import _codes_and_times
 from .cox import fit_cox
-from .inputs import numeric_column
-from .results import ModelResult
+from .inputs import numeric_column, require_columns
+from .matched_variance import clipping_note, matched_coefficient_table, matched_variances
+from .results import SE_COLUMNS, ModelResult
 
 EXPANDED_COLUMNS = ("id", "start", "stop", "event", "weight")
 
@@ -113,6 +114,8 @@ def fit_fine_gray(
     cause: int,
     covariates: Sequence[str],
     ties: str = "breslow",
+    cluster: str | None = None,
+    sets: str | None = None,
 ) -> ModelResult:
     """Fine–Gray proportional subdistribution hazards model for the incidence of ``cause``.
 
@@ -125,7 +128,7 @@ def fit_fine_gray(
     Parameters
     ----------
     data : DataFrame
-        One row per person.
+        One row per person — or, with ``cluster``, rows of persons who may recur (matched sets).
     duration, event : str
         Follow-up time (>= 0) and event code (0 censored, 1, 2, ...) columns.
     cause : int
@@ -134,22 +137,36 @@ def fit_fine_gray(
         Numeric, time-fixed model columns.
     ties : {"breslow", "efron"}
         Breslow (default) is the partial likelihood of Fine & Gray and cmprsk's ``crr``.
+    cluster : str, optional
+        Person id column: the robust SE clusters the expanded rows on it (default: each row
+        of ``data`` is its own person).
+    sets : str, optional
+        Matched-set column (needs ``cluster``): the table adds the shared-members SE
+        (:mod:`reawaken.analysis.matched_variance`: the score residuals summed by set, every
+        pair of sets sharing a person dependent) and uses it for CI and p-value.
 
     Returns
     -------
     ModelResult
-        ``hr`` is the subdistribution hazard ratio; ``n`` counts persons; ``extra["rows"]`` the
-        expanded rows.
+        ``hr`` is the subdistribution hazard ratio; ``n`` counts rows of ``data``;
+        ``extra["rows"]`` the expanded rows.
     """
+    if sets is not None and cluster is None:
+        raise AnalysisError(
+            "fit_fine_gray: sets= needs cluster= (the person id column); fix: pass both"
+        )
+    require_columns(data, [cluster, sets], "fit_fine_gray")
     expanded = finegray_expand(
         data, duration=duration, event=event, cause=cause, covariates=covariates
     )
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    source = expanded["id"].to_numpy()
+    persons = source if cluster is None else data[cluster].to_numpy()[source]
     # fit_cox wants times >= 0 (rows start at -1 when some T_i = 0); a common shift keeps the
     # risk sets
     shift = max(0.0, -float(expanded["start"].min()))
     result = fit_cox(
-        expanded.assign(start=expanded["start"] + shift, stop=expanded["stop"] + shift),
+        expanded.assign(start=expanded["start"] + shift, stop=expanded["stop"] + shift, id=persons),
         start="start",
         stop="stop",
         event="event",
@@ -158,10 +175,29 @@ def fit_fine_gray(
         cluster="id",
         ties=ties,
     )
+    variance = "robust SE clustered on person"
+    if sets is not None:
+        variances = matched_variances(
+            result.extra["model_variance"],
+            result.extra["score_residuals"],
+            data[sets].to_numpy()[source],
+            persons,
+        )
+        table = matched_coefficient_table(
+            covariates, result.table["coef"].to_numpy(), variances, "shared-members"
+        )
+        result = replace(
+            result,
+            table=table,
+            variance=variances.matrix("shared-members"),
+            se_used=SE_COLUMNS["shared-members"],
+            extra={**result.extra, "variances": variances},
+        )
+        variance = "shared-members SE over matched sets" + clipping_note(variances)
     return replace(
         result,
         n=len(data),
         method=f"Fine-Gray subdistribution hazards (cause {cause}), weighted Cox on expanded "
-        f"data, {ties}, robust SE clustered on person",
+        f"data, {ties}, {variance}",
         extra={**result.extra, "rows": len(expanded)},
     )
