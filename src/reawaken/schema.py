@@ -185,7 +185,8 @@ def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None
     time columns numeric, finite and non-negative; ``event_day > entry_day`` (zero-length
     follow-up is rejected because Cox and Kaplan-Meier cannot use it); ``exposure_day`` and
     ``test_day`` within ``[entry_day, event_day]`` when present; event codes in
-    :data:`EVENT_CODES`; covariates numeric or boolean. ``true_*`` columns are not checked.
+    :data:`EVENT_CODES`; covariates numeric or boolean, without missing or infinite values.
+    ``true_*`` columns are not checked.
     """
     if not isinstance(df, pd.DataFrame):
         raise CohortError(
@@ -468,7 +469,9 @@ def _check_covariates(
     labels: tuple[str, np.ndarray],
     problems: list[str],
 ) -> None:
-    """Every covariate must exist, be numeric or boolean, and have no missing values."""
+    """Every covariate must exist, be numeric or boolean, and have no missing or infinite
+    values (a model cannot use them; ``validate`` used to accept them and the analyses then
+    wrote NaN balance rows and dropped the covariate from summaries)."""
     for name in names:
         if name not in df.columns:
             problems.append(
@@ -488,6 +491,17 @@ def _check_covariates(
                         f"missing values in covariate {name!r}",
                         "impute them, drop those rows, or leave the covariate out with "
                         "covariates=[...]",
+                    )
+                )
+            infinite = np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
+            if infinite.any():
+                problems.append(
+                    _rows_problem(
+                        infinite,
+                        labels,
+                        f"infinite values in covariate {name!r}",
+                        "replace them by the measured value (or NaN and impute), or leave the "
+                        "covariate out with covariates=[...]",
                     )
                 )
             continue

@@ -11,8 +11,12 @@ over (stratum, time) cells, so thousands of small matched sets cost no Python lo
 no stratified log-rank and statsmodels' ``survdiff(strata=...)`` loops per stratum. Tests check it
 against lifelines' ``multivariate_logrank_test`` and statsmodels' ``survdiff`` to 1e-6.
 
-Event codes are 0 censored, 1, 2, ...; ``cause=None`` counts any non-zero code as the event,
-``cause=k`` only code k (others are censored at their time).
+Event codes are 0 censored, 1, 2, ...; ``cause=k`` counts only code k (others are censored at
+their time), ``cause="any"`` any non-zero code. ``cause=None`` means "any" for data with a single
+event code; ``logrank`` refuses it when several codes are present (a silent "any event" test of
+outcome and competing deaths together is rarely what was meant: R's ``survdiff`` and lifelines
+make the user code the status column the same way), ``kaplan_meier`` keeps it as "any event"
+(event-free survival), labelled in its method.
 """
 
 from __future__ import annotations
@@ -144,7 +148,16 @@ def _at_risk_from_table(tab: pd.DataFrame, t: np.ndarray) -> np.ndarray:
     return n[np.searchsorted(grid, t, side="left")].astype(int)
 
 
-def _event_indicator(data: pd.DataFrame, event: str, where: str, cause: int | None) -> np.ndarray:
+def _event_indicator(
+    data: pd.DataFrame, event: str, where: str, cause: int | str | None
+) -> np.ndarray:
+    if cause == "any":
+        cause = None
+    elif cause is not None and (isinstance(cause, bool) or not isinstance(cause, int | np.integer)):
+        raise AnalysisError(
+            f"{where}: cause must be an event code (an integer such as 1) or 'any', got "
+            f"{cause!r}; fix: pass e.g. cause=1"
+        )
     if cause is not None:
         codes = numeric_column(data, event, where)
         present = sorted(int(c) for c in np.unique(codes) if c != 0 and c == int(c))
@@ -155,6 +168,18 @@ def _event_indicator(data: pd.DataFrame, event: str, where: str, cause: int | No
                 "cause=None to count any non-zero code as the event"
             )
     return check_events(data, event, where, cause=cause)
+
+
+def _require_cause(data: pd.DataFrame, event: str, where: str) -> None:
+    """With several non-zero event codes, the event of interest must be named."""
+    codes = numeric_column(data, event, where)
+    present = sorted(int(c) for c in np.unique(codes[codes > 0]))
+    if len(present) > 1:
+        raise AnalysisError(
+            f"{where}: column {event!r} holds several event codes ({', '.join(map(str, present))})"
+            " and no cause was given; fix: pass cause=1 to test the outcome (other codes "
+            "censored: a cause-specific test), or cause='any' to test any event"
+        )
 
 
 def _group_labels(data: pd.DataFrame, group: str | None, where: str) -> tuple[np.ndarray, list]:
@@ -224,7 +249,7 @@ def kaplan_meier(
     event: str,
     group: str | None = None,
     times: Iterable[float] | None = None,
-    cause: int | None = None,
+    cause: int | str | None = None,
     level: float = 0.95,
 ) -> KaplanMeierResult:
     """Kaplan–Meier survival per group with Greenwood SE and log(-log) confidence intervals.
@@ -246,10 +271,11 @@ def kaplan_meier(
         Column defining the curves; None gives one curve labelled ``"all"``.
     times : iterable of float, optional
         Times for the at-risk table; default about six round numbers spanning follow-up.
-    cause : int, optional
-        None: any non-zero code is the event. k: only code k; other codes are censored. Under
-        competing risks 1 - S(t) is then *not* the cumulative incidence of cause k (it estimates
-        the risk in a world without the competing events and overstates the real one); use
+    cause : int or "any", optional
+        None or "any": any non-zero code is the event. k: only code k; other codes are
+        censored. Under competing risks 1 - S(t) is then *not* the cumulative incidence of
+        cause k (it estimates the risk in a world without the competing events and overstates
+        the real one); use
         ``reawaken.analysis.competing.cumulative_incidence`` (Aalen–Johansen) for that.
     level : float
         Confidence level.
@@ -283,13 +309,13 @@ def kaplan_meier(
         risks.append(
             pd.DataFrame({"group": lev, "time": grid, "n_at_risk": _at_risk_from_table(tab, grid)})
         )
-    what = "any event" if cause is None else f"cause {cause}, other codes censored"
+    what = "any event" if cause in (None, "any") else f"cause {cause}, other codes censored"
     return KaplanMeierResult(
         table=pd.concat(tables, ignore_index=True),
         at_risk=pd.concat(risks, ignore_index=True),
         medians=pd.DataFrame(medians, columns=["group", "median", "ci_low", "ci_high"]),
         level=level,
-        cause=cause,
+        cause=None if cause == "any" else cause,
         method=f"Kaplan-Meier ({what}), Greenwood SE, log(-log) CI",
     )
 
@@ -333,7 +359,7 @@ def logrank(
     event: str,
     group: str,
     strata: str | None = None,
-    cause: int | None = None,
+    cause: int | str | None = None,
 ) -> LogrankResult:
     """k-sample log-rank test, optionally stratified (e.g. by matched set).
 
@@ -349,8 +375,9 @@ def logrank(
         Columns of times (>= 0), event codes (0 censored, 1, 2, ...) and groups (>= 2 levels).
     strata : str, optional
         Column of stratum labels (e.g. matched set id); None for the unstratified test.
-    cause : int, optional
-        None: any non-zero code is the event; k: only code k (other codes censored).
+    cause : int or "any", optional
+        k: only code k is the event (other codes censored, a cause-specific test); "any": any
+        non-zero code. None is allowed only when the data hold a single non-zero code.
 
     Returns
     -------
@@ -375,6 +402,8 @@ def logrank(
                 "value(s); fix: drop those rows or give them a stratum label"
             )
         s = pd.factorize(data[strata])[0]
+    if cause is None:
+        _require_cause(data, event, where)
     k = len(levels)
     observed, expected, var = _logrank_sums(t, d, codes, s, k)
     u, v = observed[:-1] - expected[:-1], var[:-1, :-1]
@@ -388,7 +417,7 @@ def logrank(
     n_strata = int(s.max()) + 1
     label = "log-rank" if strata is None else f"stratified log-rank ({n_strata:,} strata)"
     if cause is not None:
-        label += f", cause {cause}"
+        label += ", any event" if cause == "any" else f", cause {cause}"
     table = pd.DataFrame(
         {
             "group": levels,
