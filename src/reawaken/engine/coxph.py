@@ -10,6 +10,16 @@ tied-event sums ``E0, E1, E2``, the Efron log partial likelihood is
 (Breslow: one term ``W_k log S0``), the weighting R's ``coxph`` uses for case weights. Score
 residuals for the Lin & Wei (JASA 1989) sandwich follow R's ``coxscore`` (Efron-adjusted).
 Everything is vectorized; the only Python loop is over the largest number of tied events.
+
+Monotone likelihood (separation: e.g. no events among the exposed, so the MLE is at minus
+infinity) is detected as R's ``coxph`` does (Therneau & Grambsch 2000, sec. 3.5; survival's
+``coxph.fit``, which warns "Loglik converged before variable ...; coefficient may be infinite"
+or "Ran out of iterations"): Newton–Raphson only converges when the step itself is below
+1e-9, so a coefficient still drifting while the log-likelihood has flattened keeps iterating
+until ``|coef| >`` :data:`MAX_ABS_COEF` or the iterations run out; either raises
+:class:`ConvergenceError` naming the variables still moving (``|step| > sqrt(1e-9) * |coef|``,
+R's ``toler.inf``). Non-finite inputs, information or variance raise it as well; it is an
+:class:`~reawaken.errors.AnalysisError`, so a replicate is recorded as failed with the reason.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import AnalysisError
 from .risksets import (
     RiskSetIndex,
     build_risk_sets,
@@ -27,9 +38,25 @@ from .risksets import (
     risk_set_sums,
 )
 
+#: A coefficient beyond this (a hazard ratio of e^30 ~ 1e13) is taken as diverging.
+MAX_ABS_COEF = 30.0
+#: R's ``coxph.control(toler.inf = sqrt(eps))``: a step larger than this times ``|coef|``
+#: means the variable is still moving.
+TOLER_INF = 1e-9**0.5
 
-class ConvergenceError(ArithmeticError):
-    """Newton–Raphson failed to converge (e.g. monotone likelihood / separation)."""
+
+class ConvergenceError(AnalysisError, ArithmeticError):
+    """Newton–Raphson failed (monotone likelihood / separation, singular or non-finite
+    information). ``variables`` holds the 0-based columns of ``x`` whose coefficients may be
+    infinite (empty when not known)."""
+
+    def __init__(self, message: str, variables: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.variables = tuple(int(v) for v in variables)
+
+    def __reduce__(self):
+        """Pickle support, so the error survives a trip through a process pool."""
+        return (type(self), (str(self), self.variables))
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,7 @@ class _Data:
 
 
 def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
+    stop = np.asarray(stop, dtype=float)
     n = stop.shape[0]
     x = np.asarray(x, dtype=float).reshape(n, -1)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
@@ -78,8 +106,13 @@ def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
     t0 = np.full(n, -np.inf) if start is None else np.asarray(start, dtype=float)
     d = np.asarray(event, dtype=float)
     if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    index = build_risk_sets(t0, np.asarray(stop, dtype=float), d, st)
+        raise AnalysisError(f"ties must be 'efron' or 'breslow', got {ties!r}; fix: pick one")
+    for name, values in (("x", x), ("weights", w), ("event", d), ("stop", stop)):
+        if not np.all(np.isfinite(values)):
+            raise AnalysisError(
+                f"Cox engine: {name} has missing or infinite values; fix: drop or impute them"
+            )
+    index = build_risk_sets(t0, stop, d, st)
     return _Data(
         x,
         w,
@@ -198,12 +231,9 @@ def fit_coxph(
     beta = np.zeros(p)
     loglik, score, info = _terms(data, beta)
     loglik_null = loglik
-    iterations = 0
+    iterations, step = 0, np.zeros(p)
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError as exc:
-            raise ConvergenceError("singular information matrix (collinear covariates?)") from exc
+        step = _newton_step(info, score)
         halvings = 0
         while True:
             cand = beta + step
@@ -218,16 +248,13 @@ def fit_coxph(
             1.0, abs(new_loglik)
         )
         beta, loglik, score, info = cand, new_loglik, new_score, new_info
-        if np.any(np.abs(beta) > 30):
-            raise ConvergenceError(
-                "monotone likelihood: a coefficient diverges (|coef| > 30), typically because "
-                "an exposure group has no events or a covariate separates events perfectly"
-            )
+        if np.any(np.abs(beta) > MAX_ABS_COEF):
+            raise _monotone(beta, step, f"a coefficient diverges (|coef| > {MAX_ABS_COEF:g})")
         if converged:
             break
     else:
-        raise ConvergenceError(f"no convergence after {max_iter} Newton–Raphson iterations")
-    variance = np.linalg.inv(info)
+        raise _monotone(beta, step, f"no convergence after {max_iter} Newton–Raphson iterations")
+    variance = _variance(info)
     return CoxEngineFit(
         coef=beta,
         information=info,
@@ -236,6 +263,42 @@ def fit_coxph(
         loglik_null=loglik_null,
         iterations=iterations,
         events=int(data.index.event_rows.size),
+    )
+
+
+def _newton_step(info: np.ndarray, score: np.ndarray) -> np.ndarray:
+    if not (np.all(np.isfinite(info)) and np.all(np.isfinite(score))):
+        raise ConvergenceError("non-finite score or information (overflow in exp(x'b))")
+    try:
+        return np.linalg.solve(info, score)
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError("singular information matrix (collinear covariates?)") from exc
+
+
+def _variance(info: np.ndarray) -> np.ndarray:
+    """``info^{-1}``, refusing a singular or non-positive result."""
+    try:
+        variance = np.linalg.inv(info)
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError("singular information matrix at the estimate") from exc
+    diag = np.diag(variance)
+    if not (np.all(np.isfinite(variance)) and np.all(diag > 0)):
+        raise ConvergenceError("the variance at the estimate is not finite and positive")
+    return variance
+
+
+def _monotone(beta: np.ndarray, step: np.ndarray, what: str) -> ConvergenceError:
+    """The error for a diverging fit, naming the variables still moving (R's toler.inf)."""
+    moving = (np.abs(step) > TOLER_INF * np.maximum(np.abs(beta), 1.0)) | (
+        np.abs(beta) > MAX_ABS_COEF
+    )
+    variables = tuple(np.flatnonzero(moving))
+    cols = ", ".join(str(v) for v in variables) or "unknown"
+    return ConvergenceError(
+        f"monotone likelihood: {what}; the coefficient of x column(s) {cols} (0-based) may be "
+        "infinite, typically because an exposure group has no events or a covariate "
+        "separates events perfectly",
+        variables,
     )
 
 
