@@ -20,6 +20,7 @@ from . import __version__, schema
 from .cli_args import PERSONS, SEED, integer, number
 from .cli_build_cohort import add_build_cohort_parser
 from .cli_calibrate import add_calibrate_parser
+from .cli_omop import add_omop_parser
 from .cli_power import add_power_parser
 from .cli_run import UsageError, report_bad_input, run_command
 from .cli_stress import add_stress_parser
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stress_parser(sub, DEFAULT_SEED)
     add_calibrate_parser(sub, DEFAULT_SEED)
     add_build_cohort_parser(sub)
+    add_omop_parser(sub, DEFAULT_SEED)
 
     p = sub.add_parser(
         "reproduce", help="reproduction certificate and report for the reported findings"

@@ -1,0 +1,88 @@
+"""``reawaken omop write|extract``: a simulated cohort as an OMOP CDM, and a study cohort
+extracted from a CDM (DuckDB file or PostgreSQL URL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .cli_build_cohort import built_payload, check_out, write_built
+from .errors import InputFileError
+
+
+def cmd_omop_write(args: argparse.Namespace) -> int:
+    from .omop import day_rounded, list_studies, load_study, mask_url, write_omop
+    from .scenario import load_scenario
+    from .simulate.cohort import simulate_cohort
+
+    scenario = load_scenario(args.scenario)
+    study_name = args.study or scenario.name
+    if args.study is None and study_name not in list_studies():
+        raise InputFileError(
+            f"scenario {scenario.name} has no shipped OMOP study; fix: pass --study FILE.toml "
+            f"with its concept sets (shipped: {', '.join(list_studies())})"
+        )
+    study = load_study(study_name)
+    cohort = simulate_cohort(scenario, np.random.default_rng(args.seed), n=args.n).data
+    counts = write_omop(
+        day_rounded(cohort), study, args.out, db_schema=args.schema, replace=args.replace
+    )
+    where = mask_url(args.out)
+    payload = {
+        "scenario": scenario.name,
+        "study": study.name,
+        "seed": args.seed,
+        "out": where,
+        "rows": counts,
+    }
+    rows = ", ".join(f"{table} {n:,}" for table, n in counts.items())
+    text = f"wrote OMOP CDM v5.4 tables of {scenario.name} (seed {args.seed}) to {where}: {rows}"
+    print(json.dumps(payload, indent=2) if args.json else text)
+    return 0
+
+
+def cmd_omop_extract(args: argparse.Namespace) -> int:
+    from .omop import extract_cohort, mask_url
+
+    out = Path(args.out)
+    check_out(out)
+    built = extract_cohort(args.db, args.study, db_schema=args.schema)
+    paths = write_built(built, out, args.flow)
+    payload = {"db": mask_url(args.db), "study": str(args.study), **built_payload(built, paths)}
+    text = f"{built.summary()}\nwrote {paths[0]} and {paths[1]}"
+    print(json.dumps(payload, indent=2) if args.json else text)
+    return 0
+
+
+def add_omop_parser(sub, default_seed: int) -> None:
+    p = sub.add_parser("omop", help="OMOP CDM: write a simulated CDM, extract a study cohort")
+    omop = p.add_subparsers(dest="omop_command", required=True, parser_class=type(p))
+
+    w = omop.add_parser("write", help="simulate a scenario and write it as OMOP CDM v5.4 tables")
+    w.add_argument("--scenario", required=True, help="preset name or scenario .toml")
+    w.add_argument("--seed", type=int, default=default_seed, help="random seed")
+    w.add_argument("--n", type=int, help="persons (default: the scenario's n)")
+    w.add_argument("--study", help="study (concept sets) .toml; default: the scenario's name")
+    w.add_argument("--out", required=True, help="FILE.duckdb or postgresql://user@host/db")
+    w.add_argument("--schema", help="database schema for the tables (created if needed)")
+    w.add_argument(
+        "--replace", action="store_true", help="PostgreSQL: drop CDM tables already in the schema"
+    )
+    w.add_argument("--json", action="store_true", help="print JSON instead of text")
+    w.set_defaults(func=cmd_omop_write)
+
+    e = omop.add_parser("extract", help="build a study cohort from an OMOP CDM database")
+    e.add_argument("--db", required=True, help="FILE.duckdb or postgresql://user@host/db")
+    e.add_argument(
+        "--study",
+        required=True,
+        help="shipped study (flatiron_lung_mets, ukb_cancer_mortality) or .toml",
+    )
+    e.add_argument("--schema", help="schema holding the CDM tables")
+    e.add_argument("--out", required=True, help="cohort file to write, .parquet or .csv")
+    e.add_argument("--flow", help="flow table file (default: <out>_flow.csv beside --out)")
+    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    e.set_defaults(func=cmd_omop_extract)
