@@ -19,11 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from statsmodels.discrete.conditional_models import ConditionalLogit
-from statsmodels.tools.sm_exceptions import (
-    ConvergenceWarning,
-    HessianInversionWarning,
-    ModelWarning,
-)
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
 from ..errors import AnalysisError
 from .inputs import numeric_column, require_columns, require_frame
@@ -92,13 +88,16 @@ def _fit_conditional_logit(y: np.ndarray, x: np.ndarray, groups: np.ndarray):
     """
     try:
         with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-            # statsmodels drops sets without outcome contrast: they carry no information
-            warnings.filterwarnings("ignore", message="Dropped", category=ModelWarning)
             # convergence is checked below (mle_retvals) and raised as an AnalysisError
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             # a singular Hessian means the OR is not estimable: raise instead of a NaN SE
             warnings.filterwarnings("error", category=HessianInversionWarning)
-            model = ConditionalLogit(y.astype(float), x, groups=groups)
+            # only sets with outcome contrast carry information (statsmodels would drop the
+            # others after a slow per-set pass)
+            contrast = pd.Series(y).groupby(groups).transform("nunique").to_numpy() > 1
+            model = ConditionalLogit(
+                y[contrast].astype(float), x[contrast], groups=groups[contrast]
+            )
             start = model.fit(disp=0, method="bfgs", maxiter=500)
             fit = model.fit(disp=0, start_params=start.params, method="newton", maxiter=50)
             coef = np.asarray(fit.params, dtype=float)
