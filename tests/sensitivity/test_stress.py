@@ -179,3 +179,90 @@ def test_test_negative_selection_enriches_negatives_in_frailty():
     neg1, pos1 = shares[1.5]
     assert abs(neg0 - pos0) < 0.02
     assert neg1 - pos1 > 0.05
+
+
+# --- failed and separated replicates -------------------------------------------------------
+
+
+def _replicates(estimates, ses=None, errors=None):
+    from types import SimpleNamespace
+
+    est = np.asarray(estimates, dtype=float)
+    se = np.full(est.size, 0.2) if ses is None else np.asarray(ses, dtype=float)
+    data = pd.DataFrame(
+        {
+            "log_estimate": est,
+            "se": np.where(np.isnan(est), np.nan, se),
+            "p_value": 0.5,
+            "error": errors if errors is not None else [None] * est.size,
+        }
+    )
+    return SimpleNamespace(data=data)
+
+
+def test_separated_replicates_are_counted_and_left_out_of_the_mean():
+    from reawaken.sensitivity.stress import _row
+
+    # 19 informative replicates around log 0.5, one "separated" (log OR 19.6, SE 18,000)
+    est = [0.5 + 0.01 * (i - 9) for i in range(19)] + [19.6]
+    se = [0.2] * 19 + [18_000.0]
+    row = _row("immortal_time", 1.0, 1.0, _replicates(est, se), None)
+    assert row["separated"] == 1 and row["failed"] == 0 and row["reps"] == 20
+    assert row["usable"]  # 1 of 20 = 5% is tolerated
+    assert row["mean_log_estimate"] == pytest.approx(0.5, abs=1e-12)
+
+
+def test_cells_with_failed_replicates_are_flagged():
+    from reawaken.sensitivity.stress import _row
+
+    est = [0.1, np.nan, np.nan, 0.2, 0.15, 0.12, 0.11, 0.09, 0.13, 0.1]
+    errors = [None, "AnalysisError: monotone", "AnalysisError: monotone"] + [None] * 7
+    row = _row("immortal_time", 1.0, 1.0, _replicates(est, errors=errors), None)
+    assert row["failed"] == 2 and not row["usable"]
+    assert "monotone" in row["note"]
+    all_failed = _row("immortal_time", 1.0, 1.0, _replicates([np.nan] * 3, errors=["x"] * 3), None)
+    assert not all_failed["usable"] and np.isnan(all_failed["mean_log_estimate"])
+
+
+def test_tipping_point_is_not_interpolated_into_a_flagged_cell():
+    """The tester's UKB immortal-time cell: log OR 19.6 at strength 1.0 (separated
+    replicates). Interpolating to it gave a tipping point of ~0.53; it must be undetermined
+    beyond the last usable strength instead."""
+    from reawaken.sensitivity.stress import _tipping_row
+
+    means = {0.0: -0.004, 0.25: -0.35, 0.5: -0.48, 1.0: 19.6}
+    rows = [
+        {
+            "mechanism": "immortal_time",
+            "strength": s,
+            "true_effect": 1.0,
+            "mean_log_estimate": m,
+            "usable": s < 1.0,
+            "reps": 10,
+            "failed": 0,
+            "separated": 0 if s < 1.0 else 9,
+            "note": "" if s < 1.0 else "9 replicate(s) separated",
+        }
+        for s, m in means.items()
+    ]
+    naive = _tipping(pd.DataFrame(rows).drop(columns="usable"), np.log(1.85))
+    assert 0.5 < naive < 1.0  # what the battery used to report
+    tip = _tipping_row("immortal_time", rows, np.log(1.85))
+    assert np.isnan(tip["tipping_point"]) and tip["status"] == "undetermined"
+    assert tip["max_strength"] == 0.5 and "strength 1: 9 of 10" in tip["note"]
+    rows[-1]["usable"] = True
+    rows[-1]["mean_log_estimate"] = 0.0
+    tip = _tipping_row("immortal_time", rows, np.log(1.85))
+    assert tip["status"] == "not reached" and tip["max_strength"] == 1.0
+
+
+def test_test_negative_selection_needs_testing():
+    from reawaken.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match=r"test_negative_selection needs a scenario.*fix"):
+        run_battery(
+            load_scenario("flatiron_lung_mets"),
+            load_finding("flatiron_lung_mets"),
+            mechanisms=["test_negative_selection"],
+            **OPTS,
+        )

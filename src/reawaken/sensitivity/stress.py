@@ -15,6 +15,16 @@ analysed with the study's design. Two truths are run:
 
 For the OR designs the true HR is used as the reference value; with a rare outcome and short
 windows the OR and HR nearly coincide, which the strength-0 rows let the reader check.
+
+Cells are only as good as their replicates. A replicate *failed* when its analysis raised (e.g.
+a monotone likelihood the estimator detected) and is *separated* when it returned an estimate
+without information: ``|log estimate| >`` :data:`MAX_ABS_LOG_ESTIMATE` or ``SE(log) >``
+:data:`MAX_SE_LOG` (a 95% CI wider than a factor of e^19.6 ~ 3e8, the signature of a monotone
+likelihood, Heinze & Schemper, Biometrics 2001). Separated replicates are left out of a cell's
+measures; a cell with more than :data:`MAX_FLAGGED_SHARE` of its replicates failed or separated
+is flagged (``usable = False``), and a tipping point is only interpolated between usable
+strengths: past the first flagged cell it is *undetermined* (``status``), with
+``max_strength`` the largest strength that could be judged.
 """
 
 from __future__ import annotations
@@ -65,6 +75,11 @@ MECHANISMS: dict[str, tuple[tuple[float, ...], str]] = {
     ),
 }
 FRAILTY = "frailty"
+#: A replicate whose |log estimate| or SE(log) exceeds these carries no information.
+MAX_ABS_LOG_ESTIMATE = 30.0
+MAX_SE_LOG = 5.0
+#: A cell with more failed or separated replicates than this share is flagged (not usable).
+MAX_FLAGGED_SHARE = 0.05
 
 
 class _ImmortalTimeAnalysis:
@@ -174,23 +189,66 @@ class StressResult:
     def summary(self) -> str:
         lines = [f"stress battery for {self.finding} (reported {self.reported:.2f}):"]
         for r in self.tipping_points.itertuples():
-            where = (
-                f"strength {r.tipping_point:.3g}"
-                if np.isfinite(r.tipping_point)
-                else f"not reached up to {r.max_strength:g}"
-            )
+            if r.status == "reached":
+                where = f"strength {r.tipping_point:.3g}"
+            elif r.status == "not reached":
+                where = f"not reached up to {r.max_strength:g}"
+            else:
+                where = f"not reached up to {r.max_strength:g}, undetermined beyond ({r.note})"
             lines.append(f"  {r.mechanism:<24} null → reported at {where} ({r.meaning})")
         return "\n".join(lines)
 
 
+def separated(data: pd.DataFrame) -> np.ndarray:
+    """Replicates with an estimate but no information (see module docstring)."""
+    est, se = data["log_estimate"].to_numpy(float), data["se"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(est) & ((np.abs(est) > MAX_ABS_LOG_ESTIMATE) | ~(se <= MAX_SE_LOG))
+
+
+def _quality(data: pd.DataFrame) -> dict:
+    """Counts of failed and separated replicates, the cell's usability and the first reason."""
+    failed = data["log_estimate"].isna().to_numpy()
+    sep = separated(data)
+    reps = len(data)
+    flagged = int(failed.sum() + sep.sum())
+    errors = data["error"].dropna()
+    note = str(errors.iloc[0]) if len(errors) else ""
+    if sep.any() and not note:
+        note = f"{int(sep.sum())} replicate(s) separated (|log estimate| or SE(log) too large)"
+    usable = reps > 0 and flagged <= MAX_FLAGGED_SHARE * reps and flagged < reps
+    return {
+        "reps": reps,
+        "failed": int(failed.sum()),
+        "separated": int(sep.sum()),
+        "usable": bool(usable),
+        "note": note[:200],
+    }
+
+
+def _measures(data: pd.DataFrame, truth: float) -> dict:
+    """Mean log estimate, bias, coverage and rejection rate with MCSEs (NaN when fewer than
+    two replicates have an estimate: the cell is then flagged by :func:`_quality`)."""
+    names = ("mean_log_estimate", "bias", "coverage", "rejection_rate")
+    try:
+        perf = performance(data, true_log_effect=np.log(truth)).table.set_index("measure")
+    except AnalysisError:
+        return {k: np.nan for m in names for k in (m, f"{m}_mcse")}
+    out = {}
+    for m in names:
+        out[m] = perf.loc[m, "estimate"]
+        out[f"{m}_mcse"] = perf.loc[m, "mcse"]
+    return out
+
+
 def _row(mechanism, strength, truth, table, nc_table) -> dict:
-    perf = performance(table, true_log_effect=np.log(truth)).table.set_index("measure")
+    quality = _quality(table.data)
+    data = table.data.copy()
+    data.loc[separated(data), ["log_estimate", "se"]] = np.nan  # out of the measures
     row = {"mechanism": mechanism, "strength": strength, "true_effect": truth}
-    for m in ("mean_log_estimate", "bias", "coverage", "rejection_rate"):
-        row[m] = perf.loc[m, "estimate"]
-        row[f"{m}_mcse"] = perf.loc[m, "mcse"]
+    row.update(_measures(data, truth))
     row["mean_estimate"] = float(np.exp(row["mean_log_estimate"]))
-    row["failed"] = int(table.data["log_estimate"].isna().sum())
+    row.update(quality)
     if nc_table is not None:
         nc = nc_table.data["log_estimate"]
         row["negative_control_estimate"] = float(np.exp(nc.mean()))
@@ -209,7 +267,20 @@ def _run_cell(cell: tuple, opts: dict) -> dict:
     return _row(mech, strength, truth, table, nc)
 
 
+def _usable_prefix(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows (in strength order) before the first flagged cell."""
+    rows = rows.sort_values("strength", kind="stable")
+    if "usable" not in rows:
+        return rows
+    ok = rows["usable"].to_numpy(bool) & np.isfinite(rows["mean_log_estimate"].to_numpy(float))
+    stop = int(np.argmin(ok)) if not ok.all() else len(rows)
+    return rows.iloc[:stop]
+
+
 def _tipping(rows: pd.DataFrame, target_log: float) -> float:
+    """Strength at which the mean log estimate reaches ``target_log``, linearly interpolated
+    between neighbouring usable strengths (NaN if not reached before a flagged cell)."""
+    rows = _usable_prefix(rows)
     x, y = rows["strength"].to_numpy(), rows["mean_log_estimate"].to_numpy()
     for i in range(1, len(x)):
         lo, hi = y[i - 1] - target_log, y[i] - target_log
@@ -218,6 +289,73 @@ def _tipping(rows: pd.DataFrame, target_log: float) -> float:
         if lo * hi <= 0 and hi != lo:
             return float(x[i - 1] + (x[i] - x[i - 1]) * lo / (lo - hi))
     return float("nan")
+
+
+def _mechanism_names(scenario: Scenario, mechanisms: Sequence[str] | None) -> list[str]:
+    """The mechanisms to run: all (test-negative selection only with testing) or those named."""
+    if mechanisms is None:
+        return [m for m in MECHANISMS if m != "test_negative_selection" or scenario.testing]
+    names = list(mechanisms)
+    unknown = [m for m in names if m not in MECHANISMS]
+    if unknown or not names:
+        raise AnalysisError(
+            f"unknown mechanism(s) {', '.join(map(str, unknown)) or '(none given)'}; fix: "
+            f"choose from {', '.join(MECHANISMS)}"
+        )
+    if scenario.testing is None and "test_negative_selection" in names:
+        raise AnalysisError(
+            f"test_negative_selection needs a scenario with a [testing] table and "
+            f"{scenario.name} has none; fix: leave it out of the mechanisms, or stress a "
+            "test-negative scenario such as ukb_cancer_mortality"
+        )
+    return names
+
+
+def _tipping_row(mech: str, rows: list[dict], target_log: float) -> dict:
+    """Tipping point of one mechanism under the null, with how far it could be judged."""
+    null = pd.DataFrame([r for r in rows if r["mechanism"] == mech and r["true_effect"] == 1.0])
+    null = null.sort_values("strength", kind="stable")
+    judged = _usable_prefix(null)
+    tip = _tipping(null, target_log)
+    flagged = null.iloc[len(judged) :]
+    if np.isfinite(tip):
+        status, note = "reached", ""
+    elif flagged.empty:
+        status, note = "not reached", ""
+    else:
+        first = flagged.iloc[0]
+        status = "undetermined"
+        note = (
+            f"strength {first['strength']:g}: {first['failed'] + first['separated']} of "
+            f"{first['reps']} replicates failed or separated: {first['note'][:120]}"
+        )
+    return {
+        "mechanism": mech,
+        "meaning": MECHANISMS[mech][1],
+        "tipping_point": tip,
+        "max_strength": float(judged["strength"].max()) if len(judged) else float("nan"),
+        "status": status,
+        "note": note,
+    }
+
+
+def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler, progress, hide):
+    if executor == "processes":
+        # One pool for the whole battery (cells run serially inside workers): identical results
+        # to the serial executor, without a pool start-up per cell.
+        with (
+            main_module_hidden(*hide),
+            ProcessPoolExecutor(workers or os.cpu_count(), mp_context=_mp_context()) as pool,
+        ):
+            return list(pool.map(_run_cell, cells, [opts] * len(cells)))
+    cell_opts = {
+        **opts,
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler,
+        "progress": progress,
+    }
+    return [_run_cell(cell, cell_opts) for cell in cells]
 
 
 def run_battery(
@@ -234,13 +372,19 @@ def run_battery(
     n: int | None = None,
     progress: bool = False,
 ) -> StressResult:
-    """Run the battery (see module docstring) and find each mechanism's tipping point."""
-    names = list(mechanisms or MECHANISMS)
-    if scenario.testing is None and "test_negative_selection" in names:
-        names.remove("test_negative_selection")
-    unknown = [m for m in names if m not in MECHANISMS]
-    if unknown:
-        raise AnalysisError(f"unknown mechanism(s) {unknown}; choose from {', '.join(MECHANISMS)}")
+    """Run the battery (see module docstring) and find each mechanism's tipping point.
+
+    Raises
+    ------
+    AnalysisError
+        For an unknown mechanism, test-negative selection without testing, or fewer than 2
+        replicates per cell.
+    """
+    names = _mechanism_names(scenario, mechanisms)
+    if reps < 2:
+        raise AnalysisError(
+            f"the stress battery needs >= 2 replicates per cell, got {reps}; fix: pass e.g. reps=10"
+        )
     analysis = study_analysis(scenario)
     cells = []
     for mech in names:
@@ -251,34 +395,7 @@ def run_battery(
                 sc, an = apply_mechanism(base, mech, s, analysis)
                 cells.append((mech, s, truth, sc, an))
     opts = {"reps": reps, "seed": seed, "n": n}
-    if executor == "processes":
-        # One pool for the whole battery (cells run serially inside workers): identical results
-        # to the serial executor, without a pool start-up per cell.
-        with (
-            main_module_hidden(scenario, analysis),
-            ProcessPoolExecutor(workers or os.cpu_count(), mp_context=_mp_context()) as pool,
-        ):
-            rows = list(pool.map(_run_cell, cells, [opts] * len(cells)))
-    else:
-        cell_opts = {
-            **opts,
-            "executor": executor,
-            "workers": workers,
-            "scheduler": scheduler,
-            "progress": progress,
-        }
-        rows = [_run_cell(cell, cell_opts) for cell in cells]
-    tips = []
-    for mech in names:
-        null_rows = pd.DataFrame(
-            [r for r in rows if r["mechanism"] == mech and r["true_effect"] == 1.0]
-        )
-        tips.append(
-            {
-                "mechanism": mech,
-                "meaning": MECHANISMS[mech][1],
-                "tipping_point": _tipping(null_rows, np.log(finding.estimate)),
-                "max_strength": float(null_rows["strength"].max()),
-            }
-        )
+    rows = _run_cells(cells, opts, executor, workers, scheduler, progress, (scenario, analysis))
+    target = np.log(finding.estimate)
+    tips = [_tipping_row(mech, rows, target) for mech in names]
     return StressResult(pd.DataFrame(rows), pd.DataFrame(tips), finding.name, finding.estimate)
