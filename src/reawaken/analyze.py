@@ -51,6 +51,10 @@ from .report.figures import save_figure
 from .report.plots import plot_curves_with_at_risk
 
 DESIGNS = ("time-varying", "matched", "naive")
+#: Most controls per exposed person: 1:K matching has efficiency K/(K+1) (99% at 100) and
+#: statsmodels' conditional likelihood recurses once per member of a set (Python's recursion
+#: limit ended a 1:1,000,000 request in a RecursionError).
+MAX_CONTROLS = 100
 ESTIMATE_COLUMNS = (
     "analysis",
     "term",
@@ -162,9 +166,24 @@ def run_analysis(
     test_window_days: float | None = None,
     cause: int = 1,
 ) -> AnalysisOutput:
-    """Run ``design`` on a validated Cohort table (see module docstring)."""
+    """Run ``design`` on a validated Cohort table (see module docstring).
+
+    Raises
+    ------
+    AnalysisError
+        For an unknown design, ``controls`` outside ``1..MAX_CONTROLS``, a ``cause`` that is
+        not a positive event code, or data the design cannot use.
+    CohortError
+        If the cohort breaks the data contract.
+    """
     if design not in DESIGNS:
-        raise AnalysisError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+        raise AnalysisError(
+            f"design must be one of {', '.join(DESIGNS)}, got {design!r}; fix: pick one of them"
+        )
+    _check_whole(
+        "controls", controls, 1, MAX_CONTROLS, "controls=4 (more than 100 add < 1% efficiency)"
+    )
+    _check_whole("cause", cause, 1, None, "cause=1")
     check = schema.validate_cohort(cohort, covariates=covariates)
     covs = list(check.covariates)
     if design == "time-varying":
@@ -172,6 +191,15 @@ def run_analysis(
     if design == "naive":
         return _naive(cohort, covs, cause)
     return _matched(cohort, covs, cause, rng, controls, exact, caliper or {}, test_window_days)
+
+
+def _check_whole(name: str, value: object, lo: int, hi: int | None, example: str) -> None:
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or value < lo or (hi is not None and value > hi):
+        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise AnalysisError(
+            f"{name} must be a whole number {bound}, got {value!r}; fix: pass e.g. {example}"
+        )
 
 
 def _time_varying(cohort: pd.DataFrame, covs: list[str], cause: int) -> AnalysisOutput:

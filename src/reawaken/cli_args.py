@@ -30,8 +30,11 @@ def _whole(text: str) -> int:
     return int(value)
 
 
-def integer(lo: int, hi: int | None = None, *, example: str) -> Callable[[str], int]:
-    """A whole number in ``[lo, hi]`` (``1e3`` is accepted as 1000, ``1.5`` is not)."""
+def integer(
+    lo: int, hi: int | None = None, *, example: str, bound: str | None = None
+) -> Callable[[str], int]:
+    """A whole number in ``[lo, hi]`` (``1e3`` is accepted as 1000, ``1.5`` is not); ``bound``
+    replaces the range in the message."""
 
     def parse(text: str) -> int:
         try:
@@ -39,9 +42,9 @@ def integer(lo: int, hi: int | None = None, *, example: str) -> Callable[[str], 
         except argparse.ArgumentTypeError as exc:
             raise argparse.ArgumentTypeError(f"{exc}; fix: pass e.g. {example}") from None
         if value < lo or (hi is not None and value > hi):
-            bound = f"between {lo} and {hi:,}" if hi is not None else f">= {lo}"
+            between = f"between {lo} and {hi:,}" if hi is not None else f">= {lo}"
             raise argparse.ArgumentTypeError(
-                f"must be a whole number {bound}, got {text}; fix: pass e.g. {example}"
+                f"must be a whole number {bound or between}, got {text}; fix: pass e.g. {example}"
             )
         return value
 
@@ -129,7 +132,7 @@ def text_line(what: str) -> Callable[[str], str]:
     return parse
 
 
-SEED = integer(0, MAX_SEED, example="--seed 2025")
+SEED = integer(0, MAX_SEED, example="--seed 2025", bound=">= 0 (and below 2^63)")
 REPS = integer(1, example="--reps 200")
 WORKERS = integer(1, 1024, example="--workers 2")
 PERSONS = integer(1, example="--n 5000")
