@@ -281,6 +281,7 @@ def _connect_duckdb(path: str, schema: str | None, write: bool) -> Database:
         )
     try:
         conn = duckdb.connect(os.fspath(file), read_only=not write)
+        conn.execute("SET enable_progress_bar = false")  # it would print to stdout
     except duckdb.Error as exc:
         raise InputFileError(
             f"cannot open {path} as DuckDB ({type(exc).__name__}: {exc}); fix: check that it "
