@@ -407,3 +407,18 @@ def test_spec_errors(tmp_path):
     spec.write_text(spec.read_text().replace("colour = 1\n", "").replace("mets.parquet", "x.csv"))
     with pytest.raises(InputFileError, match=r"file not found: .*x\.csv"):
         rw.build_cohort_from_spec(spec)
+
+
+def test_shipped_example_gives_the_documented_flow():
+    """examples/own-data (docs/own-data.md): the flow printed there."""
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "examples" / "own-data" / "study.toml"
+    built = rw.build_cohort_from_spec(spec)
+    excluded = dict(zip(built.flow["description"], built.flow["excluded"], strict=True))
+    assert excluded["outcome before entry (prevalent outcome)"] == 6
+    assert excluded["exposed before entry (prevalent exposure)"] == 25
+    assert excluded["missing covariate value (stage_II, stage_III, stage_IV)"] == 12
+    check = rw.validate_cohort(built.data)
+    assert (check.n_persons, check.n_exposed) == (7957, 1973)
+    assert check.n_events_by_code == {0: 7014, 1: 32, 2: 911}
