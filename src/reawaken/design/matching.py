@@ -43,6 +43,7 @@ from .balance import (
     balance_table,
     standardized_mean_difference,
 )
+from .sampling import MatchedSets, draw_sets
 
 __all__ = [
     "MatchReport",
@@ -79,6 +80,7 @@ def match_exposure_density(
     caliper: Mapping[str, float] | None = None,
     test_window_days: float | None = None,
     covariates: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> MatchedCohort:
     """Exposure-density matching: ``controls`` random risk-set controls per exposed person.
 
@@ -131,7 +133,7 @@ def match_exposure_density(
         (key, width), extra = calipers[0], calipers[1:]
     test = frame[schema.TEST_DAY].to_numpy(dtype=float) if test_window_days is not None else None
     window = None if test is None else (test, float(test_window_days))
-    sets, reasons = _match(frame, rng, controls, bucket, (key, width), extra, window, False)
+    sets = draw_sets(frame, rng, controls, bucket, (key, width), extra, window, False, progress)
     parts = [f"{controls} control(s)"]
     if exact:
         parts.append("exact: " + ", ".join(exact))
@@ -140,7 +142,7 @@ def match_exposure_density(
     if test_window_days is not None:
         parts.append(f"test_day within ±{test_window_days:g} days")
     method = f"exposure-density matching ({'; '.join(parts)})"
-    return _assemble(frame, sets, reasons, covs, controls, method)
+    return _assemble(frame, sets, covs, controls, method)
 
 
 def match_propensity(
@@ -150,6 +152,7 @@ def match_propensity(
     covariates: Sequence[str],
     controls: int = 1,
     caliper_sd: float = 0.2,
+    progress: bool = False,
 ) -> MatchedCohort:
     """Risk-set matching on the logit of a propensity score, nearest within a caliper.
 
@@ -202,7 +205,9 @@ def match_propensity(
     sd = float(np.std(logit, ddof=1))
     frame = frame.assign(**{PS_LOGIT: logit})
     bucket = np.zeros(len(frame), dtype=np.int64)
-    sets, reasons = _match(frame, rng, controls, bucket, (logit, caliper_sd * sd), [], None, True)
+    sets = draw_sets(
+        frame, rng, controls, bucket, (logit, caliper_sd * sd), [], None, True, progress
+    )
     propensity = pd.DataFrame(
         {"term": list(fit.params.index), "coef": fit.params.to_numpy(), "se": fit.bse.to_numpy()}
     )
@@ -210,7 +215,7 @@ def match_propensity(
         f"propensity-score risk-set matching ({controls} control(s); logit PS on "
         f"{', '.join(names)}; caliper {caliper_sd:g} SD = {caliper_sd * sd:.4g})"
     )
-    return _assemble(frame, sets, reasons, [*covs, PS_LOGIT], controls, method, propensity)
+    return _assemble(frame, sets, [*covs, PS_LOGIT], controls, method, propensity)
 
 
 def _check_width(value: object, label: str, what: str, where: str) -> None:
@@ -264,94 +269,16 @@ def _checked_cohort(
 
 def _bucket_codes(frame: pd.DataFrame, exact: Sequence[str]) -> np.ndarray:
     """Integer code per row of its combination of ``exact`` values (all 0 without exact)."""
-    if not exact:
-        return np.zeros(len(frame), dtype=np.int64)
-    values = frame[list(exact)].to_numpy(dtype=float)
-    return np.unique(values, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
-
-
-def _match(
-    frame: pd.DataFrame,
-    rng: np.random.Generator,
-    k: int,
-    bucket: np.ndarray,
-    sort_caliper: tuple[np.ndarray | None, float],
-    extra: list[tuple[np.ndarray, float]],
-    test_window: tuple[np.ndarray, float] | None,
-    nearest: bool,
-) -> tuple[list[tuple[int, np.ndarray]], list[tuple[int, str]]]:
-    """Controls per exposed person, as cohort row positions.
-
-    Rows are sorted by (bucket, key) so each bucket is a contiguous block in which the caliper
-    ``(key, width)`` is a ``searchsorted`` slice; eligibility is a numpy mask on that slice.
-    ``nearest`` picks the ``k`` nearest on ``key``, else ``k`` at random. Returns
-    ``[(exposed_row, control_rows)]`` in processing order and ``[(exposed_row, reason)]``.
-    """
-    key, width = sort_caliper
-    n = len(frame)
-    entry = frame[schema.ENTRY_DAY].to_numpy(dtype=float)
-    end = frame[schema.EVENT_DAY].to_numpy(dtype=float)
-    expo = frame[schema.EXPOSURE_DAY].to_numpy(dtype=float)
-    keyv = np.zeros(n) if key is None else key
-    perm = np.lexsort((keyv, bucket))
-    inv = np.empty(n, dtype=np.int64)
-    inv[perm] = np.arange(n)
-    bounds = np.searchsorted(bucket[perm], np.arange(int(bucket.max()) + 2))
-    s_entry, s_end, s_key = entry[perm], end[perm], keyv[perm]
-    s_expo = np.where(np.isnan(expo), np.inf, expo)[perm]
-    s_extra = [(v[perm], w) for v, w in extra]
-    s_test = None if test_window is None else test_window[0][perm]
-    ordered = frame.loc[~np.isnan(expo), [schema.EXPOSURE_DAY, schema.ID]]
-    ordered = ordered.sort_values([schema.EXPOSURE_DAY, schema.ID], kind="stable").index
-    finite = math.isfinite(width)
-    sets: list[tuple[int, np.ndarray]] = []
-    unmatched: list[tuple[int, str]] = []
-    for p in ordered.to_numpy():
-        d = expo[p]
-        if d >= end[p]:
-            unmatched.append((p, EXPOSURE_ON_EVENT_DAY))
-            continue
-        q, b = inv[p], bucket[p]
-        lo, hi = bounds[b], bounds[b + 1]
-        kv = s_key[q]
-        if finite:
-            pad = 1e-9 * max(1.0, abs(kv), width)
-            block = s_key[lo:hi]
-            lo, hi = (
-                lo + np.searchsorted(block, kv - width - pad, "left"),
-                lo + np.searchsorted(block, kv + width + pad, "right"),
-            )
-        ok = (s_entry[lo:hi] <= d) & (s_end[lo:hi] > d) & (s_expo[lo:hi] > d)
-        if finite:
-            ok &= np.abs(s_key[lo:hi] - kv) <= width
-        for values, w in s_extra:
-            ok &= np.abs(values[lo:hi] - values[q]) <= w
-        if s_test is not None:
-            ok &= np.abs(s_test[lo:hi] - d) <= test_window[1]
-        cand = np.flatnonzero(ok) + lo
-        if cand.size == 0:
-            unmatched.append((p, NO_CONTROL))
-            continue
-        if cand.size > k and nearest:
-            cand = _nearest(cand, np.abs(s_key[cand] - kv), k, rng)
-        elif cand.size > k:
-            cand = rng.choice(cand, k, replace=False)
-        sets.append((p, np.sort(perm[cand])))
-    return sets, unmatched
-
-
-def _nearest(cand: np.ndarray, dist: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``k`` smallest distances; ties at the k-th distance drawn at random."""
-    kth = np.partition(dist, k - 1)[k - 1]
-    sure = cand[dist < kth]
-    tied = cand[dist == kth]
-    return np.concatenate([sure, rng.choice(tied, k - sure.size, replace=False)])
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for name in exact:
+        code, values = pd.factorize(frame[name].to_numpy(dtype=float))
+        codes = pd.factorize(codes * values.size + code)[0].astype(np.int64)
+    return codes
 
 
 def _assemble(
     frame: pd.DataFrame,
-    sets: list[tuple[int, np.ndarray]],
-    unmatched: list[tuple[int, str]],
+    sets: MatchedSets,
     covs: Sequence[str],
     k: int,
     method: str,
@@ -359,60 +286,72 @@ def _assemble(
 ) -> MatchedCohort:
     """Build the Matched table and the report from the chosen rows."""
     n_exposed = int(frame[schema.EXPOSURE_DAY].notna().sum())
-    if not sets:
+    if not sets.exposed.size:
         raise AnalysisError(
             f"{method}: none of the {n_exposed:,} exposed persons has an eligible control; "
             "fix: relax exact matching, widen the calipers or the test window"
         )
-    sizes = np.array([c.size for _, c in sets])
-    rows = np.concatenate([np.r_[p, c] for p, c in sets])
-    flag = np.concatenate([np.r_[1, np.zeros(c.size, dtype=np.int64)] for _, c in sets])
-    set_id = np.repeat(np.arange(1, len(sets) + 1), sizes + 1)
-    index_day = frame[schema.EXPOSURE_DAY].to_numpy(dtype=float)[[p for p, _ in sets]]
-    index_day = np.repeat(index_day, sizes + 1)
+    sizes = sets.sizes
+    first = np.cumsum(sizes + 1) - (sizes + 1)
+    flag = np.zeros(int((sizes + 1).sum()), dtype=np.int64)
+    flag[first] = 1
+    rows = np.empty(flag.size, dtype=np.int64)
+    rows[first] = sets.exposed
+    rows[flag == 0] = sets.controls
+    set_id = np.repeat(np.arange(1, sizes.size + 1), sizes + 1)
+    expo_all = frame[schema.EXPOSURE_DAY].to_numpy(dtype=float)
+    index_day = np.repeat(expo_all[sets.exposed], sizes + 1)
     end = frame[schema.EVENT_DAY].to_numpy(dtype=float)[rows]
-    expo = frame[schema.EXPOSURE_DAY].to_numpy(dtype=float)[rows]
+    expo = expo_all[rows]
     with np.errstate(invalid="ignore"):
         censor = (flag == 0) & (expo < end)
     stop = np.where(censor, expo, end)
-    data = pd.DataFrame(
-        {
-            SET_ID: set_id.astype(np.int64),
-            schema.ID: frame[schema.ID].to_numpy()[rows],
-            EXPOSED: flag.astype(np.int64),
-            INDEX_DAY: index_day,
-            TIME: stop - index_day,
-            schema.EVENT: np.where(censor, 0, frame[schema.EVENT].to_numpy()[rows]).astype(
-                np.int64
-            ),
-            STOP_DAY: stop,
-        }
-    )
-    for c in covs:
-        data[c] = frame[c].to_numpy()[rows]
+    columns = {
+        SET_ID: set_id.astype(np.int64),
+        schema.ID: frame[schema.ID].to_numpy()[rows],
+        EXPOSED: flag,
+        INDEX_DAY: index_day,
+        TIME: stop - index_day,
+        schema.EVENT: np.where(censor, 0, frame[schema.EVENT].to_numpy()[rows]).astype(np.int64),
+        STOP_DAY: stop,
+    }
+    data = pd.DataFrame({**columns, **{c: frame[c].to_numpy()[rows] for c in covs}})
+    report = _report(frame, data, sets, covs, k, n_exposed, int(censor.sum()), propensity)
+    return MatchedCohort(data=data, report=report, method=method)
 
-    control_ids = data.loc[flag == 0, schema.ID]
-    uses = control_ids.value_counts()
-    exposed_ids = frame.loc[frame[schema.EXPOSURE_DAY].notna(), schema.ID].to_numpy()
-    per_set = np.bincount(sizes, minlength=k + 1)[1:]
-    reasons = [r for _, r in unmatched]
-    report = MatchReport(
+
+def _report(
+    frame: pd.DataFrame,
+    data: pd.DataFrame,
+    sets: MatchedSets,
+    covs: Sequence[str],
+    k: int,
+    n_exposed: int,
+    n_censored: int,
+    propensity: pd.DataFrame | None,
+) -> MatchReport:
+    """Counts, reuse of controls and balance of the matched table."""
+    uses = np.bincount(sets.controls, minlength=len(frame))
+    used = uses > 0
+    exposed = frame[schema.EXPOSURE_DAY].notna().to_numpy()
+    per_set = np.bincount(sets.sizes, minlength=k + 1)[1:]
+    reasons = sets.reasons
+    return MatchReport(
         n_exposed=n_exposed,
-        n_matched=len(sets),
-        n_partially_matched=int(np.count_nonzero(sizes < k)),
-        n_unmatched_no_control=reasons.count(NO_CONTROL),
-        n_unmatched_exposure_on_event_day=reasons.count(EXPOSURE_ON_EVENT_DAY),
+        n_matched=int(sets.sizes.size),
+        n_partially_matched=int(np.count_nonzero(sets.sizes < k)),
+        n_unmatched_no_control=int((reasons == NO_CONTROL).sum()),
+        n_unmatched_exposure_on_event_day=int((reasons == EXPOSURE_ON_EVENT_DAY).sum()),
         controls_requested=k,
         controls_per_set=pd.DataFrame({"n_controls": np.arange(1, k + 1), "n_sets": per_set}),
-        n_control_rows=int(control_ids.size),
-        n_distinct_controls=int(uses.size),
+        n_control_rows=int(sets.controls.size),
+        n_distinct_controls=int(used.sum()),
         n_controls_reused=int((uses > 1).sum()),
-        n_controls_censored_at_exposure=int(censor.sum()),
-        n_controls_also_exposed=int(np.isin(uses.index.to_numpy(), exposed_ids).sum()),
+        n_controls_censored_at_exposure=n_censored,
+        n_controls_also_exposed=int((used & exposed).sum()),
         balance=balance_table(frame, data, covs),
-        unmatched=frame.loc[[p for p, _ in unmatched], [schema.ID, schema.EXPOSURE_DAY]]
-        .assign(reason=pd.Series(reasons, dtype=object).to_numpy())
+        unmatched=frame.loc[sets.unmatched, [schema.ID, schema.EXPOSURE_DAY]]
+        .assign(reason=reasons)
         .reset_index(drop=True),
         propensity=propensity,
     )
-    return MatchedCohort(data=data, report=report, method=method)
