@@ -383,3 +383,5 @@ def _write_all(db: Database, tables: dict[str, pd.DataFrame], replace: bool) -> 
         )
         db.execute(f"CREATE TABLE {qualified} ({cols})")
         db.load(name, frame)
+        if db.dialect == "postgres":
+            db.execute(f"ANALYZE {qualified}")  # planner statistics, as a loaded CDM has
