@@ -314,3 +314,78 @@ def test_bad_propensity_inputs(hand):
         match_propensity(hand, rng=rng, covariates=[])
     with pytest.raises(AnalysisError, match="every person is exposed"):
         match_propensity(hand.assign(exposure_day=hand["entry_day"]), rng=rng, covariates=["age"])
+
+
+def test_flatiron_identical_to_previous_implementation(flatiron, flatiron_matched):
+    """The vectorised matcher draws the same sets as the per-person loop it replaced."""
+    from _matching_legacy import legacy_match_exposure_density
+
+    kw = {"controls": 4, "exact": ["stage", "her2"], "caliper": {"age": 2.0}}
+    old = legacy_match_exposure_density(flatiron, rng=np.random.default_rng(5), **kw)
+    pd.testing.assert_frame_equal(flatiron_matched.data, old.data)
+    pd.testing.assert_frame_equal(flatiron_matched.report.balance, old.report.balance)
+    assert flatiron_matched.summary() == old.summary()
+
+
+def test_ukb_identical_to_previous_implementation():
+    from _matching_legacy import legacy_match_exposure_density
+
+    scenario = load_scenario("ukb_cancer_mortality")
+    cohort = simulate_cohort(scenario, np.random.default_rng(8)).data
+    kw = {"controls": 4, "exact": ["female"], "caliper": {"age": 5.0}, "test_window_days": 14}
+    new_rng, old_rng = np.random.default_rng(9), np.random.default_rng(9)
+    new = match_exposure_density(cohort, rng=new_rng, **kw)
+    old = legacy_match_exposure_density(cohort, rng=old_rng, **kw)
+    pd.testing.assert_frame_equal(new.data, old.data)
+    assert new.summary() == old.summary()
+    assert new_rng.bit_generator.state == old_rng.bit_generator.state
+
+
+class _Bar:
+    """Stands in for a tqdm bar."""
+
+    def __init__(self):
+        self.done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        self.done += n
+
+
+@pytest.mark.parametrize(
+    ("progress", "min_persons", "disable"),
+    [(True, 0, None), (False, 0, True), (True, 10**9, True)],
+)
+def test_progress_bar_only_when_asked_and_large(monkeypatch, hand, progress, min_persons, disable):
+    """A labelled bar counting sets; never for small cohorts; ``disable=None`` lets tqdm hide
+    it when stderr is not a terminal."""
+    from reawaken.design import sampling
+
+    calls, bars = [], []
+
+    def fake_tqdm(**kwargs):
+        calls.append(kwargs)
+        bars.append(_Bar())
+        return bars[-1]
+
+    monkeypatch.setattr(sampling, "tqdm", fake_tqdm)
+    monkeypatch.setattr(sampling, "PROGRESS_MIN_PERSONS", min_persons)
+    monkeypatch.setattr(sampling, "CHUNK", 2)
+    m = _match_hand(hand, exact=["grp"], caliper={"age": 5}, progress=progress)
+    (call,) = calls
+    assert call["disable"] is disable and call["desc"] == "matching" and call["unit"] == "set"
+    total = m.report.n_exposed - m.report.n_unmatched_exposure_on_event_day
+    assert call["total"] == bars[0].done == total
+
+
+def test_progress_bar_silent_off_terminal(hand, capsys, monkeypatch):
+    from reawaken.design import sampling
+
+    monkeypatch.setattr(sampling, "PROGRESS_MIN_PERSONS", 0)
+    _match_hand(hand, progress=True)
+    assert capsys.readouterr().err == ""  # pytest's captured stderr is not a terminal

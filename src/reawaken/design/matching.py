@@ -14,8 +14,14 @@ controls are drawn from the risk set of ``d`` (Langholz & Goldstein, Stat Sci 19
 
 An exposed person exposed on their event day has no follow-up after the index day and is not
 matchable (counted in the report). Every row therefore has ``time = stop_day - index_day > 0``.
-Exposed persons are processed in order of exposure day, then id; the random draws of ``rng``
-follow that order, so the same seed gives the same sets.
+
+Draw order (fixed: the same seed gives the same sets). Exposed persons are processed in order
+of exposure day, then id. A set's eligible persons are listed by exact-matching cell, then the
+first caliper column, then cohort row; with more than ``controls`` of them the set takes
+``rng.choice(listed, controls, replace=False)``, one such call per set in processing order.
+The implementation (:mod:`reawaken.design.sampling`, :mod:`reawaken.design.riskset`) counts and
+picks for all exposed persons with array operations and reproduces exactly those calls and
+the generator's final state.
 
 Output (:attr:`MatchedCohort.data`, the *Matched* contract): one row per person per set,
 ``set_id, id, exposed, index_day, time, event, stop_day, <covariates>`` (plus ``ps_logit`` for
@@ -106,11 +112,16 @@ def match_exposure_density(
     covariates : sequence of str, optional
         Columns copied to the output and balanced; default all cohort covariates
         (:func:`reawaken.schema.default_covariates`).
+    progress : bool
+        Show a progress bar (sets drawn) for cohorts of at least
+        :data:`reawaken.design.sampling.PROGRESS_MIN_PERSONS` persons, when stderr is a
+        terminal.
 
     Returns
     -------
     MatchedCohort
-        See the module docstring for the table; ``report`` counts and balance.
+        See the module docstring for the table and the draw order; ``report`` counts and
+        balance.
     """
     where = "match_exposure_density"
     controls = _check_controls(controls, where)
@@ -161,7 +172,9 @@ def match_propensity(
     first). At each exposure day (same risk set as :func:`match_exposure_density`) take the
     ``controls`` eligible persons nearest on the logit PS within ``caliper_sd × SD(logit PS)``
     (SD over the whole cohort; Austin, Multivariate Behav Res 2011), greedily in exposure-day
-    order, without replacement within a set; ties at the k-th distance are broken at random.
+    order, without replacement within a set; ties at the k-th distance are broken at random
+    (``rng.choice(tied, k - closer, replace=False)``, tied persons listed by PS then row).
+    ``progress`` as in :func:`match_exposure_density`.
 
     Ever-exposed is a baseline summary of a time-varying exposure: the score balances baseline
     covariates between future exposed and non-exposed, and risk-set matching keeps the timing.
