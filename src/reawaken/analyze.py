@@ -41,6 +41,7 @@ from .analysis.km import kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.matched_variance import matched_score_test
 from .analysis.results import ModelResult
+from .checks import checked
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density
 from .errors import AnalysisError
@@ -98,6 +99,7 @@ class AnalysisOutput:
         return "\n".join(lines)
 
 
+@checked
 def parse_match_on(spec: str | None) -> tuple[list[str], dict[str, float]]:
     """``"age:2,stage,her2"`` → exact ``[stage, her2]`` and caliper ``{age: 2.0}``."""
     exact: list[str] = []
@@ -154,6 +156,7 @@ def _cif_figure(data, duration, event, cause, group, title) -> Figure | None:
     )
 
 
+@checked(skip=("cohort",))
 def run_analysis(
     cohort: pd.DataFrame,
     *,
@@ -365,6 +368,7 @@ def _matched_variance_notes(report) -> list[str]:
     ]
 
 
+@checked
 def write_analysis(
     output: AnalysisOutput, out_dir: str | Path, *, overwrite: bool = False
 ) -> list[Path]:

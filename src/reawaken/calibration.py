@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.study import MATCHED_ANALYSES, STUDY_ESTIMANDS, Analysis
+from .checks import checked
 from .errors import AnalysisError, ScenarioError
 from .evaluate import replicate_pool, run_replicates
 from .findings import ReportedFinding, template_text
@@ -90,6 +91,7 @@ def canonical_command(
     return " ".join(parts)
 
 
+@checked
 def implied_information(
     finding: ReportedFinding, scenario: Scenario, exposed_share: float
 ) -> dict[str, Any]:
@@ -115,6 +117,7 @@ def _simulated_rates(scenario: Scenario, seed: int, persons: int) -> tuple[float
     return float(data["exposure_day"].notna().mean()), float((data["event"] == 1).mean())
 
 
+@checked
 def documented_share(scenario: Scenario, seed: int, persons: int = SHARE_PERSONS) -> float:
     """Share of simulated persons with a documented exposure (``exposure_day`` set), from one
     cohort of ``persons`` drawn with ``default_rng(seed)`` (MC SE ``< 0.0012``)."""
@@ -261,6 +264,7 @@ def _round6(x: float) -> float:
     return float(f"{x:.6g}")
 
 
+@checked
 def calibrate_to_finding(
     template: str,
     finding: ReportedFinding,
@@ -440,6 +444,7 @@ class CalibrationCheck:
         )
 
 
+@checked
 def check_calibration(
     scenario: Scenario, analysis: Analysis, *, reps: int, seed: int
 ) -> CalibrationCheck:
@@ -463,6 +468,7 @@ def check_calibration(
     )
 
 
+@checked
 def render_from_record(text: str, source: str = "<scenario>") -> str:
     """Re-render a calibrated scenario from its own ``[calibration]`` record and template.
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from reawaken.checks import checked
 from reawaken.errors import CohortError, InputFileError
 from reawaken.schema import ID, TIME_COLUMNS, validate_cohort
 
@@ -45,6 +46,7 @@ _NEW_FILE_MODE = 0o644
 _HASH_VERSION = b"reawaken-frame-sha256-v1"
 
 
+@checked
 def read_cohort(
     path: str | os.PathLike[str],
     *,
@@ -105,6 +107,7 @@ def read_cohort(
     return df
 
 
+@checked
 def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
     """Convert calendar-date columns to float days from the study origin.
 
@@ -167,6 +170,7 @@ def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
     return out[order]
 
 
+@checked
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table atomically as ``.csv`` or ``.parquet`` (chosen by extension).
 
@@ -209,6 +213,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+@checked
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 text atomically (no newline translation).
 
@@ -227,6 +232,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+@checked
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write bytes atomically.
 
@@ -247,6 +253,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
+@checked
 def frame_sha256(df: pd.DataFrame) -> str:
     """Hash the content of a table, independent of file format and library version.
 

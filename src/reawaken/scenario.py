@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import checked
 from .errors import ScenarioError
 from .findings import named_or_file_text, packaged_toml_names, packaged_toml_text
 from .simulate.effects import EffectProfile
@@ -392,6 +393,7 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
     )
 
 
+@checked
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     """Validate a parsed TOML mapping and build a :class:`Scenario`."""
     top = Section(
@@ -530,6 +532,7 @@ def preset_text(name: str) -> str:
     )
 
 
+@checked
 def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario TOML text."""
     try:
@@ -539,6 +542,7 @@ def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
     return scenario_from_dict(data)
 
 
+@checked
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load a preset by name or a scenario TOML file by path."""
     text, from_file = named_or_file_text(
@@ -547,6 +551,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     return parse_scenario_text(text, str(name_or_path) if from_file else f"preset {name_or_path}")
 
 
+@checked
 def load_scenario_for_finding(finding: str, scenario: str | Path | None = None) -> Scenario:
     """The scenario reproducing a finding: ``scenario`` (a preset name or file) if given, else
     the shipped preset of the same name; a finding file without one is a clear error."""

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reawaken.checks import checked
 from reawaken.errors import CohortError
 
 __all__ = [
@@ -153,6 +154,7 @@ def default_covariates(columns: Sequence[Any]) -> tuple[str, ...]:
     return tuple(c for c in columns if c not in reserved and not str(c).startswith(TRUTH_PREFIX))
 
 
+@checked(skip=("df",))
 def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None) -> CohortCheck:
     """Check a cohort against the data contract and summarise it.
 

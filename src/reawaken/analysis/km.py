@@ -29,6 +29,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from scipy import stats
 
+from ..checks import checked
 from ..errors import AnalysisError
 from .inputs import (
     check_durations,
@@ -242,6 +243,7 @@ def _first_at_or_below(times: pd.Series, curve: np.ndarray, q: float = 0.5) -> f
     return float(times.iloc[hit[0]]) if hit.size else float("nan")
 
 
+@checked(skip=("data",))
 def kaplan_meier(
     data: pd.DataFrame,
     *,
@@ -352,6 +354,7 @@ def _logrank_sums(
     return d_j.sum(axis=0), expected, var
 
 
+@checked(skip=("data",))
 def logrank(
     data: pd.DataFrame,
     *,

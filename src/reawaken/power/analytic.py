@@ -40,6 +40,7 @@ import numpy as np
 from scipy import stats
 
 from .. import schema
+from ..checks import checked
 from ..errors import AnalysisError
 from ..scenario import Scenario
 from ..simulate.cohort import simulate_cohort
@@ -218,6 +219,7 @@ def _result(
     )
 
 
+@checked
 def schoenfeld(
     *,
     events: float | None = None,
@@ -273,6 +275,7 @@ def schoenfeld(
     )
 
 
+@checked
 def freedman(
     *,
     events: float | None = None,
@@ -345,6 +348,7 @@ def freedman(
     return _result("freedman", unknown, events, hr, power, alpha, sided, share, event_probability)
 
 
+@checked
 def minimum_detectable_hr(
     events: float,
     *,
@@ -374,6 +378,7 @@ def minimum_detectable_hr(
     return res.hr
 
 
+@checked
 def exposed_share_for_matching(controls: int) -> float:
     """Exposed share ``p = 1 / (k + 1)`` of a 1:k matched design (k controls per exposed)."""
     if int(controls) != controls or controls < 1:
@@ -384,6 +389,7 @@ def exposed_share_for_matching(controls: int) -> float:
     return 1.0 / (int(controls) + 1.0)
 
 
+@checked
 def matching_efficiency(controls: int) -> float:
     """Information of 1:k matching relative to a full cohort, ``(1 - p)|_{p=1/(k+1)} = k/(k+1)``.
 
@@ -393,6 +399,7 @@ def matching_efficiency(controls: int) -> float:
     return 1.0 - exposed_share_for_matching(controls)
 
 
+@checked
 def persons_for_events(events: float, *, event_probability: float) -> int:
     """Persons expected to yield ``events`` events, ``ceil(D / P(event))``."""
     if not (math.isfinite(events) and events > 0):
@@ -408,6 +415,7 @@ def persons_for_events(events: float, *, event_probability: float) -> int:
     return _ceil(events / event_probability)
 
 
+@checked
 def event_probability_exponential(
     rate_per_year: float,
     followup_years: float,
@@ -454,6 +462,7 @@ def event_probability_exponential(
     return float(lam / v * (1.0 - math.exp(-v * f) * -np.expm1(-v * a) / (v * a)))
 
 
+@checked
 def event_probability_from_scenario(
     scenario: Scenario, *, n: int = 200_000, seed: int = 0
 ) -> float:

@@ -33,6 +33,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLo
 from scipy import stats
 
 from ..analysis.inputs import require_columns, require_frame
+from ..checks import checked
 from ..errors import AnalysisError
 from ..findings import ReportedFinding
 from ..report.figures import PUBLICATION_RC
@@ -90,6 +91,7 @@ def _simulated_exaggeration(
     return float(significant.mean() / effect), float(mcse / effect)
 
 
+@checked
 def design_analysis_additive(
     true_effect: float | Iterable[float],
     se: float,
@@ -242,6 +244,7 @@ def _ci_bounds(where: str, ci: tuple[float, float], z: float) -> tuple[float, fl
     return low, high
 
 
+@checked
 def design_analysis(
     *,
     estimate: float | None = None,
@@ -337,6 +340,7 @@ def design_analysis(
     )
 
 
+@checked
 def design_analysis_of_finding(
     finding: ReportedFinding, *, true_effects: float | Iterable[float], **kwargs
 ) -> DesignAnalysis:

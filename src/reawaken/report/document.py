@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..checks import checked
 from ..errors import InputFileError
 from ..io import write_table, write_text_atomic
 from ..outputs import check_name
@@ -46,6 +47,7 @@ def _display(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@checked
 def write_report(
     certificates: list[Certificate], out_dir: str | Path, *, seed: int, reps: int
 ) -> list[Path]:

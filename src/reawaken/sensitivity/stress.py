@@ -39,6 +39,7 @@ import pandas as pd
 
 from .. import schema
 from ..analysis.study import study_analysis, time_varying_cox_hr
+from ..checks import checked
 from ..errors import AnalysisError
 from ..estimate import Estimate
 from ..evaluate import _mp_context, main_module_hidden, run_replicates
@@ -106,6 +107,7 @@ def negative_control_hr(cohort: pd.DataFrame, scenario: Scenario, rng=None) -> E
     return time_varying_cox_hr(data, scenario, rng)
 
 
+@checked
 def clean_scenario(scenario: Scenario, true_hr: float) -> Scenario:
     """The preset without built-in biases: all infections documented, constant ``true_hr``,
     a latent (inactive) frailty and a negative-control outcome sharing the covariates."""
@@ -128,6 +130,7 @@ def _with_log_hr(model, name: str, value: float):
     return replace(model, log_hr={**dict(model.log_hr), name: value})
 
 
+@checked
 def apply_mechanism(
     scenario: Scenario, mechanism: str, strength: float, analysis: Callable[..., Estimate]
 ) -> tuple[Scenario, Callable[..., Estimate]]:
@@ -358,6 +361,7 @@ def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler
     return [_run_cell(cell, cell_opts) for cell in cells]
 
 
+@checked
 def run_battery(
     scenario: Scenario,
     finding: ReportedFinding,

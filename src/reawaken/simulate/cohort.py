@@ -26,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import schema
+from ..checks import checked
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from .biases import detect_early, misattribute_deaths
@@ -193,6 +194,7 @@ def _guarded_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.D
         ) from None
 
 
+@checked
 def simulate_cohort(
     scenario: Scenario,
     rng: np.random.Generator,

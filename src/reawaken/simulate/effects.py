@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_argument
+from ..errors import ScenarioError
+
 
 @dataclass(frozen=True)
 class EffectProfile:
@@ -30,18 +33,29 @@ class EffectProfile:
     hazard_ratios: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
+        for name in ("window_start_days", "hazard_ratios"):
+            check_argument("EffectProfile", name, getattr(self, name), tuple[float, ...])
         starts = np.asarray(self.window_start_days, dtype=float)
         hrs = np.asarray(self.hazard_ratios, dtype=float)
         if starts.ndim != 1 or starts.size == 0 or starts[0] != 0.0:
-            raise ValueError("window_start_days must be a list starting at 0")
+            raise ScenarioError(
+                f"window_start_days must start at 0, got {list(starts)}; fix: e.g. (0, 90, 365)"
+            )
         if np.any(np.diff(starts) <= 0) or not np.all(np.isfinite(starts)):
-            raise ValueError("window_start_days must increase strictly")
+            raise ScenarioError(
+                f"window_start_days must be finite and increase strictly, got {list(starts)}; "
+                "fix: e.g. (0, 90, 365)"
+            )
         if hrs.shape != starts.shape or np.any(hrs < 0) or not np.all(np.isfinite(hrs)):
-            raise ValueError("hazard_ratios needs one finite non-negative value per window")
+            raise ScenarioError(
+                f"hazard_ratios needs one finite non-negative value per window ({starts.size}), "
+                f"got {list(hrs)}; fix: e.g. (3.0, 1.5, 1.1) for three windows"
+            )
 
     @classmethod
     def constant(cls, hazard_ratio: float) -> EffectProfile:
         """The profile with one hazard ratio from infection onward."""
+        check_argument("EffectProfile.constant", "hazard_ratio", hazard_ratio, float)
         return cls((0.0,), (float(hazard_ratio),))
 
     @property
