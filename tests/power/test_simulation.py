@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from reawaken.errors import AnalysisError
+from reawaken.estimate import Estimate
 from reawaken.power.simulation import sample_size_for_power, simulate_power
 from reawaken.scenario import parse_scenario_text
 
@@ -66,3 +67,36 @@ def test_bad_inputs(scenario):
         simulate_power(scenario, reps=5, seed=1, alpha=2, executor="serial")
     with pytest.raises(AnalysisError, match="> 0"):
         simulate_power(scenario, hr_grid=[-1], reps=5, seed=1, executor="serial")
+
+
+class HalfFailing:
+    """An analysis that fails on about half of the replicates (AnalysisError) and otherwise
+    returns an estimate far from the null (p < 1e-20): power = share of replicates that did not
+    fail, in closed form (serial executor, so no pickling needed)."""
+
+    def __call__(self, cohort, scenario, rng):
+        if rng.random() < 0.5:
+            raise AnalysisError("too few events in this replicate")
+        return Estimate.from_log("HR", "always rejects", 10.0, 1.0, n=len(cohort), events=1)
+
+
+def test_failed_replicates_count_as_non_rejections(scenario):
+    curve = simulate_power(scenario, reps=40, seed=11, analysis=HalfFailing(), executor="serial")
+    row = curve.table.iloc[0]
+    assert row["reps"] == 40 and 0 < row["failed"] < 40
+    assert row["power"] == pytest.approx(1 - row["failed"] / 40, abs=1e-15)
+    assert row["mcse"] == pytest.approx(np.sqrt(row["power"] * (1 - row["power"]) / 40))
+    assert row["variance"] == "model"
+    assert f"{row['failed']} failed, counted as non-rejections" in curve.summary()
+
+
+def test_all_failed_is_zero_power(scenario):
+    class AlwaysFailing:
+        def __call__(self, cohort, scenario, rng):
+            raise AnalysisError("no events")
+
+    row = simulate_power(
+        scenario, reps=5, seed=1, analysis=AlwaysFailing(), executor="serial"
+    ).table.iloc[0]
+    assert (row["reps"], row["failed"], row["power"], row["mcse"]) == (5, 5, 0.0, 0.0)
+    assert row["variance"] == "none"

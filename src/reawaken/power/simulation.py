@@ -2,10 +2,21 @@
 
 For each grid point (cohort size ``n`` and/or true hazard ratio) the study analysis is run on
 ``reps`` seeded replicates (:func:`reawaken.evaluate.run_replicates`); power is the share of
-replicates rejecting ``ratio = 1`` at ``alpha`` (two-sided Wald), with Monte Carlo SE
-``sqrt(p (1 - p) / reps)`` (Morris, White & Crowther 2019). Every grid point uses the same root
-seed, so replicate ``i`` shares its random streams across points (common random numbers): the
-curve is smooth and differences between points are not swamped by Monte Carlo noise.
+**all** ``reps`` replicates rejecting ``ratio = 1`` at ``alpha``, with Monte Carlo SE
+``sqrt(p (1 - p) / reps)`` (Morris, White & Crowther 2019). A replicate whose analysis failed
+(no estimate: too few events, a monotone likelihood, ...) is a study that could not reject, so it
+counts as a non-rejection in the denominator; failures are reported per grid point (column
+``failed``, and in the summary), never dropped silently.
+
+The test is the two-sided Wald test of the analysis' own log estimate and SE,
+``p = 2 Phi(-|log ratio| / se)`` (:class:`reawaken.estimate.Estimate`), so its size is only as
+good as that SE: model-based (inverse information) for the time-varying Cox and test-negative
+logistic models, whatever variance the matched analyses report for theirs (column ``variance``
+names the kinds used: ``model``, ``robust``, ``shared-members`` or ``bootstrap``).
+
+Every grid point uses the same root seed, so replicate ``i`` shares its random streams across
+points (common random numbers): the curve is smooth and differences between points are not
+swamped by Monte Carlo noise.
 
 Sample size: power at ``n`` follows ``Phi(a + b sqrt(n))`` for a Wald test whose information
 grows linearly in ``n``; :func:`sample_size_for_power` fits ``a, b`` by probit regression of the
@@ -38,6 +49,7 @@ POWER_COLUMNS = (
     "geometric_mean_estimate",
     "mean_se",
     "mean_events",
+    "variance",
 )
 
 
@@ -59,7 +71,8 @@ class PowerCurve:
             lines.append(
                 f"  n={r.n:>8,}  {hr:<16} power {r.power:.3f} (MCSE {r.mcse:.3f}), "
                 f"mean estimate {r.geometric_mean_estimate:.3f}, {r.mean_events:.0f} "
-                f"events, {r.reps} reps"
+                f"events, {r.reps} reps ({r.failed} failed, counted as non-rejections), "
+                f"{r.variance} SE"
             )
         return "\n".join(lines)
 
@@ -99,6 +112,14 @@ def simulate_power(
         Replicates per grid point and the root seed shared by all points (common random numbers).
     alpha : float
         Two-sided significance level.
+
+    Returns
+    -------
+    PowerCurve
+        One row per grid point (:data:`POWER_COLUMNS`): ``power`` = rejections / ``reps``
+        (failed replicates count as non-rejections; ``failed`` says how many), MCSE
+        ``sqrt(power (1 - power) / reps)``, the means over the successful replicates and the
+        ``variance`` the Wald test's SE came from.
     """
     if not 0 < alpha < 1:
         raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
@@ -106,7 +127,6 @@ def simulate_power(
     if any(v < 1 for v in ns):
         raise AnalysisError(f"cohort sizes must be positive, got {ns}")
     hrs = [float("nan")] if hr_grid is None else [float(v) for v in hr_grid]
-    rows = []
     grid = [(hr, n) for hr in hrs for n in ns]
     with replicate_pool(executor, workers) as pool:  # one pool for the whole grid
         tables = [
@@ -123,26 +143,29 @@ def simulate_power(
             ).data
             for hr, n in grid
         ]
-    for (hr, n), table in zip(grid, tables, strict=True):
-        ok = table["p_value"].notna()
-        p = float((table.loc[ok, "p_value"] < alpha).mean()) if ok.any() else float("nan")
-        k = int(ok.sum())
-        log_est = table.loc[ok, "log_estimate"]
-        rows.append(
-            {
-                "n": n,
-                "hr": hr,
-                "reps": k,
-                "failed": int((~ok).sum()),
-                "power": p,
-                "mcse": float(np.sqrt(p * (1 - p) / k)) if k else float("nan"),
-                "mean_log_estimate": float(log_est.mean()),
-                "geometric_mean_estimate": float(np.exp(log_est.mean())),
-                "mean_se": float(table.loc[ok, "se"].mean()),
-                "mean_events": float(table.loc[ok, "events"].mean()),
-            }
-        )
+    rows = [_power_row(table, n, hr, alpha) for (hr, n), table in zip(grid, tables, strict=True)]
     return PowerCurve(pd.DataFrame(rows, columns=list(POWER_COLUMNS)), scenario.name, alpha, seed)
+
+
+def _power_row(table: pd.DataFrame, n: int, hr: float, alpha: float) -> dict:
+    """One grid point: rejections over all replicates (failed ones count as non-rejections)."""
+    ok = table["p_value"].notna() & table["error"].isna()
+    reps = len(table)
+    p = float((table.loc[ok, "p_value"] < alpha).sum() / reps)
+    log_est = table.loc[ok, "log_estimate"]
+    return {
+        "n": n,
+        "hr": hr,
+        "reps": reps,
+        "failed": int(reps - ok.sum()),
+        "power": p,
+        "mcse": float(np.sqrt(p * (1 - p) / reps)),
+        "mean_log_estimate": float(log_est.mean()),
+        "geometric_mean_estimate": float(np.exp(log_est.mean())),
+        "mean_se": float(table.loc[ok, "se"].mean()),
+        "mean_events": float(table.loc[ok, "events"].astype("float64").mean()),
+        "variance": "/".join(sorted(set(table.loc[ok, "variance"].dropna()))) or "none",
+    }
 
 
 @dataclass(frozen=True, eq=False)
