@@ -43,6 +43,7 @@ from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
 from .scenario import Scenario
 from .simulate.cohort import simulate_cohort
+from .truth import analysis_name, stored_truth
 
 __all__ = [
     "COLUMNS",
@@ -306,13 +307,17 @@ class ReplicateTable:
         spawn_key=(rep,))`` re-creates the replicate. Failed replicates have missing estimates
         and their message in ``error``.
     true_log_effect : float
-        The true log effect the estimates target (NaN when unknown).
+        The true log effect the estimates target: ``log(true_effect)`` when given, else the
+        stored defined truth of the study analysis in this scenario (:mod:`reawaken.truth`),
+        else NaN.
     scenario : str
         Scenario name.
     seed : int
         Root seed.
     computed : int
         Replicates computed by this call (the rest were read from the checkpoint file).
+    true_log_effect_mcse : float
+        Monte Carlo SE of a defined truth (0 for a given ``true_effect``, NaN when unknown).
     """
 
     data: pd.DataFrame
@@ -320,6 +325,7 @@ class ReplicateTable:
     scenario: str
     seed: int
     computed: int
+    true_log_effect_mcse: float = math.nan
 
     @property
     def n_failed(self) -> int:
@@ -329,9 +335,16 @@ class ReplicateTable:
     def performance(
         self, *, true_log_effect: float | None = None, level: float = 0.95, alpha: float = 0.05
     ) -> Performance:
-        """:func:`performance` against ``true_log_effect`` (default: the table's own)."""
-        truth = self.true_log_effect if true_log_effect is None else true_log_effect
-        return performance(self, true_log_effect=truth, level=level, alpha=alpha)
+        """:func:`performance` against ``true_log_effect`` (default: the table's own truth, with
+        its MCSE)."""
+        if true_log_effect is None:
+            truth, mcse = self.true_log_effect, self.true_log_effect_mcse
+        else:
+            truth, mcse = true_log_effect, 0.0
+        mcse = 0.0 if math.isnan(mcse) else mcse
+        return performance(
+            self, true_log_effect=truth, level=level, alpha=alpha, true_log_effect_mcse=mcse
+        )
 
     def summary(self) -> str:
         """One line: replicates, failures, geometric-mean estimate with MCSE, mean SE, truth."""
@@ -343,6 +356,8 @@ class ReplicateTable:
         logs = ok["log_estimate"].to_numpy()
         mcse = logs.std(ddof=1) / np.sqrt(len(logs)) if len(logs) > 1 else np.nan
         truth = "unknown" if np.isnan(self.true_log_effect) else f"{self.true_log_effect:.4f}"
+        if self.true_log_effect_mcse > 0:
+            truth += f" (defined truth, MCSE {self.true_log_effect_mcse:.4f})"
         return (
             f"{head}; geometric-mean {ok['estimand'].iloc[0]} {np.exp(logs.mean()):.3f}, "
             f"mean log {logs.mean():.4f} (MCSE {mcse:.4f}), mean SE {ok['se'].mean():.4f}, "
@@ -402,7 +417,10 @@ def run_replicates(
     n : int, optional
         Cohort size, replacing ``scenario.n``.
     true_effect : float, optional
-        True effect on the ratio scale; ``true_log_effect = log(true_effect)`` (NaN if None).
+        True effect on the ratio scale; ``true_log_effect = log(true_effect)``. Without it, a
+        study analysis of a scenario with a stored defined truth (a preset, its null or reduced
+        version: :func:`reawaken.truth.stored_truth`) gets that truth, so an OR design is
+        judged against its own OR, never against the simulator's HR; otherwise NaN.
 
     Returns
     -------
@@ -431,7 +449,7 @@ def run_replicates(
         raise ReawakenError(f"true_effect is a ratio and must be > 0, got {true_effect}")
     scenario = scenario if n is None else scenario.with_n(n)
     analysis = study_analysis(scenario) if analysis is None else analysis
-    truth = math.log(true_effect) if true_effect is not None else math.nan
+    truth, truth_mcse = _truth(scenario, analysis, true_effect)
     seed, reps = int(seed), int(reps)
     meta = {"format": _FORMAT, "seed": seed, "reps": reps, "scenario": scenario.name}
     meta |= {"scenario_sha256": _fingerprint(scenario), "analysis": _analysis_name(analysis)}
@@ -462,4 +480,16 @@ def run_replicates(
             opts = {"workers": workers, "scheduler": scheduler, "chunk_size": chunk_size}
             _execute(executor, (scenario, analysis), jobs, on_chunk=on_chunk, **opts)
     data = _tidy([done[i] for i in range(reps)], truth)
-    return ReplicateTable(data, truth, scenario.name, seed, computed=len(jobs))
+    return ReplicateTable(data, truth, scenario.name, seed, len(jobs), truth_mcse)
+
+
+def _truth(
+    scenario: Scenario, analysis: Analysis, true_effect: float | None
+) -> tuple[float, float]:
+    """True log effect and its MCSE: ``log(true_effect)`` (exact) when given, else the stored
+    defined truth of this study analysis in this very scenario, else NaN."""
+    if true_effect is not None:
+        return math.log(true_effect), 0.0
+    name = analysis_name(analysis)
+    found = None if name is None else stored_truth(scenario, name)
+    return (math.nan, math.nan) if found is None else (found.log_truth, found.mcse)

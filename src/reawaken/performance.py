@@ -37,6 +37,10 @@ class Performance:
         Replicates without one (analysis error or non-finite estimate or SE), excluded.
     true_log_effect, level, alpha : float
         The truth ``theta``, the confidence level and the test size used.
+    true_log_effect_mcse : float
+        Monte Carlo SE of the truth (0 for a known one), added to the bias MCSE.
+    se_column : str
+        The replicate-table column the SEs (model SE, coverage, rejection) come from.
     """
 
     table: pd.DataFrame
@@ -45,6 +49,8 @@ class Performance:
     true_log_effect: float
     level: float
     alpha: float
+    true_log_effect_mcse: float = 0.0
+    se_column: str = "se"
 
     def estimate(self, measure: str) -> float:
         """The estimate of one of :data:`MEASURES`."""
@@ -77,6 +83,8 @@ def performance(
     true_log_effect: float,
     level: float = 0.95,
     alpha: float = 0.05,
+    true_log_effect_mcse: float = 0.0,
+    se_column: str = "se",
 ) -> Performance:
     r"""ADEMP performance of the log-scale estimates, each with its Monte Carlo SE.
 
@@ -85,7 +93,9 @@ def performance(
     \frac{level}2)`, Morris, White & Crowther (Stat Med 2019, Table 6):
 
     * mean: :math:`\bar\theta`, MCSE :math:`\mathrm{EmpSE}/\sqrt n` (``mean_log_estimate``);
-    * bias :math:`\bar\theta - \theta`, MCSE :math:`\mathrm{EmpSE}/\sqrt n`; relative bias
+    * bias :math:`\bar\theta - \theta`, MCSE :math:`\sqrt{\mathrm{EmpSE}^2/n + m_\theta^2}`
+      with :math:`m_\theta` the truth's own MCSE (``true_log_effect_mcse``, 0 for a known
+      truth; the two errors are independent); relative bias
       :math:`(\bar\theta - \theta)/\theta` and MCSE divided by :math:`|\theta|` (NaN if
       :math:`\theta = 0`);
     * empirical SE :math:`\sqrt{\frac1{n-1}\sum(\hat\theta_i-\bar\theta)^2}`, MCSE
@@ -100,8 +110,12 @@ def performance(
     * coverage :math:`\frac1n\sum 1\{|\hat\theta_i - \theta| \le z s_i\}` and bias-eliminated
       coverage (:math:`\bar\theta` in place of :math:`\theta`), MCSE :math:`\sqrt{p(1-p)/n}`;
     * rejection rate (power, or type I error when :math:`\theta = 0`)
-      :math:`\frac1n\sum 1\{p_i < \alpha\}` with the two-sided Wald p-values ``p_value``,
+      :math:`\frac1n\sum 1\{p_i < \alpha\}` with the two-sided Wald p-values ``p_value``
+      (for ``se_column="se"``; for another column :math:`p_i = 2\Phi(-|\hat\theta_i|/s_i)`),
       MCSE :math:`\sqrt{p(1-p)/n}`.
+
+    An uncertain truth (:math:`m_\theta > 0`) moves coverage only to second order (coverage
+    is flat in the truth at zero bias), so coverage keeps its binomial MCSE.
 
     Parameters
     ----------
@@ -110,6 +124,13 @@ def performance(
         estimate or SE are excluded and counted in ``n_failed``.
     true_log_effect : float
         :math:`\theta`; NaN leaves the measures that need it NaN.
+    true_log_effect_mcse : float, default 0
+        Monte Carlo SE of :math:`\theta` when it is itself estimated (e.g. a defined truth of
+        :mod:`reawaken.truth`).
+    se_column : str, default "se"
+        Column of the SEs :math:`s_i`: ``"se"`` (the analysis' reported SE) or another variance
+        of the table, e.g. ``"se_model"`` or ``"se_robust"``; replicates where it is missing
+        count as failed.
     level : float, default 0.95
         Confidence level of the Wald intervals used for coverage.
     alpha : float, default 0.05
@@ -120,13 +141,15 @@ def performance(
     Performance
     """
     df = table_or_df if isinstance(table_or_df, pd.DataFrame) else table_or_df.data
-    missing = [c for c in ("log_estimate", "se", "p_value") if c not in df.columns]
+    missing = [c for c in ("log_estimate", se_column, "p_value") if c not in df.columns]
     if missing:
         raise AnalysisError(f"replicate table lacks column(s) {missing}; fix: use run_replicates")
     if not (0 < level < 1 and 0 < alpha < 1):
         raise ReawakenError(f"level and alpha must lie in (0, 1), got {level} and {alpha}")
     est = df["log_estimate"].to_numpy(dtype=float)
-    se = df["se"].to_numpy(dtype=float)
+    if not (true_log_effect_mcse >= 0):
+        raise ReawakenError(f"true_log_effect_mcse must be >= 0, got {true_log_effect_mcse}")
+    se = df[se_column].to_numpy(dtype=float)
     ok = np.isfinite(est) & np.isfinite(se)
     if "error" in df.columns:
         ok &= df["error"].isna().to_numpy()
@@ -137,11 +160,16 @@ def performance(
             "fix: run more replicates or a larger cohort"
         )
     theta = float(true_log_effect)
-    x, s, p = est[ok], se[ok], df["p_value"].to_numpy(dtype=float)[ok]
+    x, s = est[ok], se[ok]
+    if se_column == "se":
+        p = df["p_value"].to_numpy(dtype=float)[ok]
+    else:
+        p = 2 * stats.norm.sf(np.abs(x) / s)
     z = float(stats.norm.ppf(0.5 + level / 2))
     mean = x.mean()
     emp = x.std(ddof=1)
     mc_mean = emp / np.sqrt(n)
+    mc_bias = float(np.hypot(mc_mean, true_log_effect_mcse))
     var_i = s**2
     mod = np.sqrt(var_i.mean())
     v = var_i.var(ddof=1)
@@ -149,11 +177,11 @@ def performance(
     mse = sq.mean()
     rows = [
         ("mean_log_estimate", mean, mc_mean),
-        ("bias", mean - theta, mc_mean),
+        ("bias", mean - theta, mc_bias),
         (
             "relative_bias",
             (mean - theta) / theta if theta != 0 else np.nan,
-            mc_mean / abs(theta) if theta != 0 else np.nan,
+            mc_bias / abs(theta) if theta != 0 else np.nan,
         ),
         ("empirical_se", emp, emp / np.sqrt(2 * (n - 1))),
         ("model_se", mod, np.sqrt(v / (4 * n * mod**2))),
@@ -169,7 +197,16 @@ def performance(
     ]
     table = pd.DataFrame(rows, columns=["measure", "estimate", "mcse"])
     table[["estimate", "mcse"]] = table[["estimate", "mcse"]].astype("float64")
-    return Performance(table, n, len(df) - n, theta, float(level), float(alpha))
+    return Performance(
+        table,
+        n,
+        len(df) - n,
+        theta,
+        float(level),
+        float(alpha),
+        float(true_log_effect_mcse),
+        se_column,
+    )
 
 
 def _proportion(name: str, hits: np.ndarray, known: bool = True) -> tuple[str, float, float]:
