@@ -65,13 +65,14 @@ def sigterm_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def error_payload(exc: BaseException) -> dict[str, object]:
-    """``{"error": what, "fix": how}`` (plus ``problems`` for a cohort's problem list)."""
+def error_payload(exc: BaseException, command: str) -> dict[str, object]:
+    """``{"error": what, "fix": how}`` (plus ``problems`` for a cohort's problem list); a
+    message without a fix part gets a pointer to the command's help."""
     if isinstance(exc, CohortError) and len(exc.problems) > 1:
         what, fix = split_fix(exc.problems[0])
         return {"error": what, "fix": fix, "problems": list(exc.problems[1:])}
     what, fix = split_fix(" ".join(str(exc).split()) or type(exc).__name__)
-    return {"error": what, "fix": fix}
+    return {"error": what, "fix": fix or f"see `reawaken {command} --help`".replace("  ", " ")}
 
 
 def _os_message(exc: OSError) -> str:
@@ -97,7 +98,7 @@ def report_bad_input(command: str, exc: BaseException, as_json: bool) -> int:
     if isinstance(exc, OSError):
         exc = ReawakenError(_os_message(exc))
     if as_json:
-        print(dumps_json(error_payload(exc)))
+        print(dumps_json(error_payload(exc, command)))
         return EXIT_BAD_INPUT
     lines = str(exc).splitlines() or [type(exc).__name__]
     prog = exc.prog if isinstance(exc, UsageError) else f"reawaken {command}"

@@ -68,7 +68,10 @@ def packaged_toml_text(package: str, name: str, kind: str, hint: str = "") -> st
     """Text of ``package/name.toml``; a clear error listing the available names otherwise."""
     names = packaged_toml_names(package)
     if name not in names:
-        raise ScenarioError(f"unknown {kind} {name!r}; available {kind}s: {', '.join(names)}{hint}")
+        raise ScenarioError(
+            f"unknown {kind} {name!r}; fix: use one of the available {kind}s: "
+            f"{', '.join(names)}{hint}"
+        )
     return resources.files(package).joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
