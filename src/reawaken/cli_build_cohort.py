@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputFileError
 from .io import SUPPORTED_TABLE_EXTENSIONS, write_table
+from .outputs import dumps_json
 
 
 def flow_path(out: Path, flow: str | None) -> Path:
@@ -52,7 +52,7 @@ def cmd_build_cohort(args: argparse.Namespace) -> int:
     built = build_cohort_from_spec(args.spec)
     paths = write_built(built, out, args.flow)
     text = f"{built.summary()}\nwrote {paths[0]} and {paths[1]}"
-    print(json.dumps(built_payload(built, paths), indent=2) if args.json else text)
+    print(dumps_json(built_payload(built, paths)) if args.json else text)
     return 0
 
 

@@ -4,13 +4,13 @@ extracted from a CDM (DuckDB file or PostgreSQL URL)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .cli_build_cohort import built_payload, check_out, write_built
 from .errors import InputFileError
+from .outputs import dumps_json
 
 
 def cmd_omop_write(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def cmd_omop_write(args: argparse.Namespace) -> int:
     }
     rows = ", ".join(f"{table} {n:,}" for table, n in counts.items())
     text = f"wrote OMOP CDM v5.4 tables of {scenario.name} (seed {args.seed}) to {where}: {rows}"
-    print(json.dumps(payload, indent=2) if args.json else text)
+    print(dumps_json(payload) if args.json else text)
     return 0
 
 
@@ -53,7 +53,7 @@ def cmd_omop_extract(args: argparse.Namespace) -> int:
     paths = write_built(built, out, args.flow)
     payload = {"db": mask_url(args.db), "study": str(args.study), **built_payload(built, paths)}
     text = f"{built.summary()}\nwrote {paths[0]} and {paths[1]}"
-    print(json.dumps(payload, indent=2) if args.json else text)
+    print(dumps_json(payload) if args.json else text)
     return 0
 
 
