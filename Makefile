@@ -22,7 +22,7 @@ help:
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,dask]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,dask,omop]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -48,8 +48,8 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e ".[dev,dask]"
-	{ echo "# Pinned by \`make lock\` (pip freeze of a fresh install of .[dev,dask]); do not edit."; \
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev,dask,omop]"
+	{ echo "# Pinned by \`make lock\` (pip freeze of a fresh install of .[dev,dask,omop]); do not edit."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 	rm -rf .lock-venv

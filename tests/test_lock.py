@@ -28,7 +28,7 @@ def _pins() -> dict[str, str]:
 def _declared() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    reqs = [*project["dependencies"], *extras["dev"], *extras["dask"]]
+    reqs = [*project["dependencies"], *extras["dev"], *extras["dask"], *extras["omop"]]
     return [_canonical(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in reqs]
 
 

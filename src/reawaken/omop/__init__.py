@@ -17,6 +17,8 @@ is pure Python with no dependencies. SQLAlchemy Core would add an engine layer w
 dialect (duckdb-engine) lags SQLAlchemy releases (its reflection fails on SQLAlchemy 2.1),
 and would fetch rows as Python tuples; Ibis would add a large dependency tree for a few
 queries. The drivers (``duckdb``, ``psycopg``) are imported only when a database is opened.
+All three come with the ``omop`` extra (``pip install 'reawaken[omop]'``; ``make test``
+installs it); without it this package raises a one-line error saying so.
 
 Day rules (the cohort builder's): a CDM date ``d`` is day ``k = (d - origin).days``; entry,
 exposure and tests take effect at the start of their day (``k``), outcomes, deaths and the end
@@ -24,10 +26,14 @@ of observation at its end (``k + 1``). A simulated cohort therefore round-trips 
 resolution (:func:`day_rounded`).
 """
 
-from .database import CDM_TABLES, Database, connect, mask_url
-from .extract import extract_cohort
-from .study import OmopStudy, list_studies, load_study
-from .writer import cdm_tables, day_rounded, write_omop
+from .._optional import require
+
+require("sqlglot", "omop")
+
+from .database import CDM_TABLES, Database, connect, mask_url  # noqa: E402
+from .extract import extract_cohort  # noqa: E402
+from .study import OmopStudy, list_studies, load_study  # noqa: E402
+from .writer import cdm_tables, day_rounded, write_omop  # noqa: E402
 
 __all__ = [
     "CDM_TABLES",

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
+from .._optional import require
 from ..errors import InputFileError
 
 __all__ = ["CDM_TABLES", "Database", "connect", "mask_url"]
@@ -266,7 +267,7 @@ def connect(target: str, *, schema: str | None = None, write: bool = False) -> D
 
 
 def _connect_duckdb(path: str, schema: str | None, write: bool) -> Database:
-    import duckdb
+    duckdb = require("duckdb", "omop")
 
     file = Path(path)
     if file.suffix.lower() not in _DUCKDB_SUFFIXES:
@@ -291,7 +292,7 @@ def _connect_duckdb(path: str, schema: str | None, write: bool) -> Database:
 
 
 def _connect_postgres(url: str, schema: str | None) -> Database:
-    import psycopg
+    psycopg = require("psycopg", "omop")
 
     label = mask_url(url)
     try:
