@@ -259,6 +259,14 @@ def test_power_simulate_bad_options(argv, fragment, capsys):
     bad(["power", "simulate", "--scenario", "ukb_cancer_mortality", *argv], capsys, fragment)
 
 
+def test_power_simulate_where_every_replicate_fails(tmp_path, capsys):
+    argv = ["power", "simulate", "--scenario", "ukb_cancer_mortality", "--n", "1", "--reps", "2"]
+    argv += ["--executor", "serial", "--no-progress", "--out", str(tmp_path / "p")]
+    err = bad(argv, capsys, "every replicate failed at n = 1")
+    assert err.startswith("reawaken power simulate: error:")
+    assert not list(tmp_path.iterdir())
+
+
 # ------------------------------------------------------------------- errors, not "internal error"
 
 

@@ -331,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         command = next((a for a in argv if not a.startswith("-")), "")
         return report_bad_input(command, exc, as_json)
-    return run_command(args.command, lambda: args.func(args), as_json)
+    sub = [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+    return run_command(" ".join([args.command, *sub]), lambda: args.func(args), as_json)
 
 
 if __name__ == "__main__":

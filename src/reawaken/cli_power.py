@@ -74,6 +74,16 @@ def cmd_power_analytic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_some_estimates(table) -> None:
+    """A curve whose every replicate failed has no power to report (it is not 0)."""
+    if len(table) and (table["failed"] >= table["reps"]).all():
+        sizes = ", ".join(f"{n:,}" for n in dict.fromkeys(table["n"]))
+        raise AnalysisError(
+            f"every replicate failed at n = {sizes} (the analysis found too few events or "
+            "persons in an arm); fix: simulate larger cohorts with --n, or check the scenario"
+        )
+
+
 def cmd_power_simulate(args: argparse.Namespace) -> int:
     from .power.simulation import sample_size_for_power, simulate_power
     from .report.power_plots import plot_power_curve
@@ -108,6 +118,7 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
         curve = simulate_power(scenario, n_grid=ns, hr_grid=hrs, **kwargs)
         text = curve.summary()
         payload = {"table": curve.table.to_dict(orient="records")}
+    _require_some_estimates(curve.table)
     x = "n" if (hrs is None or len(set(curve.table["n"])) > 1) else "hr"
 
     def figure():
