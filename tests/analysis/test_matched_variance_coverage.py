@@ -6,8 +6,9 @@ persons recur across sets. Data: the calibrated presets (``ukb_cancer_mortality`
 Estimand: the log OR / HR the matched analysis converges to (unknown in closed form for the
 non-collapsible OR with a windowed effect, hence bias-eliminated coverage: about the mean of
 the estimates). Methods: model, person-clustered robust and shared-members SEs, all from one
-run. Performance: SE ratio, coverage, rejection, each with its MCSE
-(:func:`reawaken.variance_study.variance_performance`).
+run; and the person-level bootstrap that re-runs the matching (``*_boot`` cells, B = 100, on
+fewer replicates: it costs B matchings each). Performance: SE ratio, coverage, rejection,
+each with its MCSE (:func:`reawaken.variance_study.variance_performance`).
 
 The slow test asserts that the default (shared-members) covers within ``0.95 ± 3.9 MCSE`` (a
 correct variance fails with probability < 1e-4; the person-robust SE, measured at 0.89-0.90,
@@ -27,12 +28,14 @@ import pandas as pd
 import pytest
 
 from reawaken.analysis.study import matched_cox_hr, matched_or
+from reawaken.bootstrap import BootstrapAnalysis
 from reawaken.evaluate import run_replicates
 from reawaken.power.simulation import with_constant_hr
 from reawaken.scenario import load_scenario
 from reawaken.variance_study import format_variance_table, variance_performance
 
 SEED = 20250730
+BOOT = 100  # bootstrap replicates per analysed cohort
 #: cell -> (preset, analysis, null?)
 CELLS = {
     "ukb_or": ("ukb_cancer_mortality", matched_or, False),
@@ -41,6 +44,10 @@ CELLS = {
     "ukb_or_null": ("ukb_cancer_mortality", matched_or, True),
     "ukb_cox_null": ("ukb_cancer_mortality", matched_cox_hr, True),
     "flatiron_cox_null": ("flatiron_lung_mets", matched_cox_hr, True),
+    # the person-level bootstrap re-running the matching: B matchings per replicate
+    "ukb_cox_boot": ("ukb_cancer_mortality", BootstrapAnalysis(matched_cox_hr, BOOT), False),
+    "ukb_or_boot": ("ukb_cancer_mortality", BootstrapAnalysis(matched_or, BOOT), False),
+    "ukb_cox_null_boot": ("ukb_cancer_mortality", BootstrapAnalysis(matched_cox_hr, BOOT), True),
 }
 
 

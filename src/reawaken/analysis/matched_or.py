@@ -87,8 +87,9 @@ def _fit_conditional_logit(y: np.ndarray, x: np.ndarray, groups: np.ndarray):
     estimate below ``CONVERGENCE_TOL`` (``U`` statsmodels' analytic score, ``V`` its variance).
     """
     try:
+        # exp() may overflow while BFGS explores a monotone likelihood: the checks below catch it
         with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-            # convergence is checked below (mle_retvals) and raised as an AnalysisError
+            # convergence is checked below (Newton decrement) and raised as an AnalysisError
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             # a singular Hessian means the OR is not estimable: raise instead of a NaN SE
             warnings.filterwarnings("error", category=HessianInversionWarning)
