@@ -164,7 +164,7 @@ def test_identical_to_reference_loop_on_many_random_cohorts():
 def test_engines_and_chunks_agree_with_reference(monkeypatch, engine):
     """The dense lister on time-only designs, and tiny chunks (draws split across chunks)."""
     if engine == "dense":
-        monkeypatch.setattr(sampling, "_dense_only", lambda *_: True)
+        monkeypatch.setattr(sampling, "_dense_only", lambda _: True)
         monkeypatch.setattr(riskset, "DENSE_BUDGET", 7)
     else:
         monkeypatch.setattr(sampling, "CHUNK", 3)

@@ -328,7 +328,8 @@ def _assemble(
         schema.EVENT: np.where(censor, 0, frame[schema.EVENT].to_numpy()[rows]).astype(np.int64),
         STOP_DAY: stop,
     }
-    data = pd.DataFrame({**columns, **{c: frame[c].to_numpy()[rows] for c in covs}})
+    covariates = {c: frame[c].to_numpy()[rows] for c in covs}
+    data = pd.DataFrame({**columns, **covariates}, copy=False)  # fresh arrays: no copy
     report = _report(frame, data, sets, covs, k, n_exposed, int(censor.sum()), propensity)
     return MatchedCohort(data=data, report=report, method=method)
 

@@ -7,19 +7,21 @@ queries, listed) by :mod:`reawaken.design.riskset` and the controls picked by ra
 persons than ``controls`` takes the ranks :func:`choice_ranks` returns, which are those of
 ``rng.choice(eligible, controls, replace=False)`` called once per such set in processing order,
 with ``rng`` left in the same state; so the sets are those of the per-person loop this replaced,
-byte for byte, for the same generator.
+byte for byte, for the same generator. Nearest-neighbour sets (propensity matching) are picked
+by rank on the same tree, from the eligible persons on either side of the exposed person.
 
 :func:`choice_ranks` reproduces numpy ``Generator.choice`` without replacement and without
-``p`` (numpy 1.17-2.x): Floyd's algorithm (Bentley & Floyd, Commun ACM 30(9):754, 1987): for
-``j = n - m, ..., n - 1`` draw ``v`` uniform on ``[0, j]`` and keep ``v``, or ``j`` if ``v`` is
-already kept; then a Fisher-Yates shuffle of the ``m`` kept values (bounds ``m - 1, ..., 1``),
-whose draws are consumed but do not change the set. Each bounded integer on ``[0, j]``
-(``j >= 1``; ``j = 0`` consumes nothing) is Lemire's multiply-shift with rejection (Lemire, ACM
-TOMACS 29(1):3, 2019) on the bit generator's 32-bit outputs: ``x = u (j + 1)``, redrawn while
-``x mod 2^32 < (2^32 - 1 - j) mod (j + 1)``. numpy draws a set with ``n > 10,000`` and
-``m > n // 50`` by a tail shuffle instead; such sets are passed to ``rng.choice`` itself, in
-order. ``tests/design/test_matching_reference.py`` checks ranks and generator state against
-``rng.choice`` call by call, so a numpy release that changed the algorithm fails there.
+``p`` (numpy 1.17 to 2.x; checked on 2.4), Floyd's algorithm (Bentley & Floyd, Commun ACM
+30(9):754, 1987): for ``j = n - m, ..., n - 1`` draw ``v`` uniform on ``[0, j]`` and keep
+``v``, or ``j`` if ``v`` is already kept; then a Fisher-Yates shuffle of the ``m`` kept values
+(bounds ``m - 1, ..., 1``), whose draws are consumed but do not change the set. Each bounded
+integer on ``[0, j]`` (``j >= 1``; ``j = 0`` consumes nothing) is Lemire's multiply-shift with
+rejection (Lemire, ACM TOMACS 29(1):3, 2019) on the bit generator's 32-bit outputs:
+``x = u (j + 1)``, redrawn while ``x mod 2^32 < (2^32 - 1 - j) mod (j + 1)``. numpy draws a set
+with ``n > 10,000`` and ``m > n // 50`` by a tail shuffle instead; such sets are passed to
+``rng.choice`` itself, in order. ``tests/design/test_matching_reference.py`` checks ranks and
+generator state against ``rng.choice`` call by call, so a numpy release that changed the
+algorithm fails there.
 """
 
 from __future__ import annotations
@@ -184,9 +186,9 @@ class _Queries:
     tree: MergeSortTree | None
 
 
-def _dense_only(queries_have_conditions: bool, nearest: bool) -> bool:
-    """Dense lists when extra range conditions or nearest-neighbour picks need them."""
-    return queries_have_conditions or nearest
+def _dense_only(has_conditions: bool) -> bool:
+    """Dense lists when further calipers or a test window restrict the risk set."""
+    return has_conditions
 
 
 def draw_sets(
@@ -268,8 +270,10 @@ def _queries(
     if test_window is not None:
         test, window = test_window
         conditions.append(Condition(test[perm], window, True, SortedColumn(bucket, test)))
+    if nearest and conditions:
+        raise AnalysisError("nearest-neighbour matching takes one caliper only; fix: drop the rest")
     tree = None
-    if not _dense_only(bool(conditions), nearest) and rows.size:
+    if rows.size and (nearest or not _dense_only(bool(conditions))):
         timed = bool(entry.max() > day.min())  # else nobody enters after an index day
         tree = MergeSortTree(entry[perm] if timed else None, stop[perm])
     return _Queries(
@@ -328,25 +332,77 @@ def _nearest_part(
     q: _Queries, part: slice, rng: np.random.Generator, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` eligible persons nearest on the key per query; ties at the k-th distance drawn
-    at random (as ``rng.choice(tied, k - closer, replace=False)``): set sizes and rows."""
-    counts, listed = _dense(q, part)
-    qid = np.repeat(np.arange(counts.size), counts)
-    dist = np.abs(q.key[listed] - q.key[q.pos[part]][qid])
-    big = counts > k
-    kth = np.full(counts.size, np.inf)
-    if big.any():
-        first = np.cumsum(counts) - counts
-        kth[big] = dist[np.lexsort((dist, qid))][first[big] + k - 1]
-    in_big = big[qid]
-    sure = ~in_big | (dist < kth[qid])
-    tied = in_big & (dist == kth[qid])
-    n_tied = np.bincount(qid[tied], minlength=counts.size)[big]
-    need = k - np.bincount(qid[sure & in_big], minlength=counts.size)[big]
-    rank = choice_ranks(rng, n_tied, need)
-    picked = listed[tied][np.repeat(np.cumsum(n_tied) - n_tied, need) + rank]
-    rows = np.concatenate([q.perm[listed[sure]], q.perm[picked]])
-    qids = np.concatenate([qid[sure], np.repeat(np.flatnonzero(big), need)])
-    return np.minimum(counts, k), _by_set(rows, qids)
+    at random (as ``rng.choice(tied, k - closer, replace=False)``): set sizes and rows.
+
+    In matching order ``|key - centre|`` falls up to the exposed person's position and rises
+    after it. So the k-th distance is among the ``k`` eligible on either side; the persons tied
+    at it form one position range on each side (found by bisection); the closer ones are the
+    eligible ranks between those two ranges, and the tied ones are listed left range first.
+    """
+    tree = q.tree
+    lo, hi, pos, day = q.lo[part], q.hi[part], q.pos[part], q.day[part]
+    centre = q.key[pos]
+    ranks = tree.active_before(np.concatenate([lo, pos, hi]), np.tile(day, 3))
+    a_lo, a_pos, a_hi = np.split(ranks, 3)
+    first, last = a_lo.copy(), a_hi.copy()  # ranks taken whole: closer than the k-th distance
+    big = np.flatnonzero(a_hi - a_lo > k)
+    drawn, owner = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if big.size:
+        kth = _kth_distance(q, a_lo[big], a_pos[big], a_hi[big], day[big], centre[big], k)
+        c = centre[big]
+        left, right = (lo[big], pos[big]), (pos[big] + 1, hi[big])
+        cuts = [
+            _bisect(*left, lambda i, j: np.abs(q.key[i] - c[j]) <= kth[j]),
+            _bisect(*left, lambda i, j: np.abs(q.key[i] - c[j]) < kth[j]),
+            _bisect(*right, lambda i, j: np.abs(q.key[i] - c[j]) >= kth[j]),
+            _bisect(*right, lambda i, j: np.abs(q.key[i] - c[j]) > kth[j]),
+        ]
+        r0, r1, r2, r3 = np.split(tree.active_before(np.concatenate(cuts), np.tile(day[big], 4)), 4)
+        first[big], last[big] = r1, r2
+        n_left, need = r1 - r0, k - (r2 - r1)
+        rank = choice_ranks(rng, n_left + (r3 - r2), need)
+        j = np.repeat(np.arange(big.size), need)
+        drawn = np.where(rank < n_left[j], r0[j] + rank, r2[j] - n_left[j] + rank)
+        owner = big[j]
+    take = last - first
+    qid = np.repeat(np.arange(take.size), take)
+    whole = np.repeat(first - (np.cumsum(take) - take), take) + np.arange(qid.size)
+    qid, rank = np.concatenate([qid, owner]), np.concatenate([whole, drawn])
+    at = tree.nth(rank, day[qid])
+    return np.minimum(a_hi - a_lo, k), _by_set(q.perm[at], qid)
+
+
+def _kth_distance(
+    q: _Queries,
+    a_lo: np.ndarray,
+    a_pos: np.ndarray,
+    a_hi: np.ndarray,
+    day: np.ndarray,
+    centre: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """k-th smallest ``|key - centre|`` over the ``k`` eligible on each side of the position."""
+    window = a_pos[:, None] + np.arange(-k, k)[None, :]
+    inside = (window >= a_lo[:, None]) & (window < a_hi[:, None])
+    per_row = inside.sum(axis=1)
+    at = q.tree.nth(window[inside], np.repeat(day, per_row))
+    dist = np.full(window.shape, np.inf)
+    dist[inside] = np.abs(q.key[at] - np.repeat(centre, per_row))
+    return np.partition(dist, k - 1, axis=1)[:, k - 1]
+
+
+def _bisect(a: np.ndarray, b: np.ndarray, test) -> np.ndarray:
+    """Per row ``j``, the first ``i`` in ``[a_j, b_j)`` with ``test(i, j)`` (else ``b_j``), for a
+    test that is False then True along the range."""
+    a, b = a.copy(), b.copy()
+    live = np.flatnonzero(a < b)
+    while live.size:
+        mid = (a[live] + b[live]) // 2
+        yes = test(mid, live)
+        b[live[yes]] = mid[yes]
+        a[live[~yes]] = mid[~yes] + 1
+        live = live[a[live] < b[live]]
+    return a
 
 
 def _dense(q: _Queries, part: slice) -> tuple[np.ndarray, np.ndarray]:
