@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import checked
 from ..errors import AnalysisError
 from .cox import fit_cox
 from .inputs import (
@@ -207,6 +208,7 @@ def _cif_one(t: np.ndarray, codes: np.ndarray, cause: int, z: float) -> pd.DataF
     )
 
 
+@checked(skip=("data",))
 def cumulative_incidence(
     data: pd.DataFrame,
     *,
@@ -345,6 +347,7 @@ def _gray_scores(
     return score, cov, expected.sum(axis=0)
 
 
+@checked(skip=("data",))
 def gray_test(
     data: pd.DataFrame,
     *,
@@ -418,6 +421,7 @@ def gray_test(
 # ------------------------------------------------------------------- regression models
 
 
+@checked(skip=("data",))
 def fit_cause_specific_cox(
     data: pd.DataFrame,
     *,

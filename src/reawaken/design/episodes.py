@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..checks import checked
 from ..errors import AnalysisError
 
 START, STOP, EXPOSED = "start", "stop", "exposed"
 
 
+@checked
 def split_at_exposure(
     cohort: pd.DataFrame, *, covariates: Sequence[str] = (), event_code: int = 1
 ) -> pd.DataFrame:
