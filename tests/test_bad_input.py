@@ -378,6 +378,11 @@ def _public_calls() -> list[tuple[str, object, dict, str, object]]:
         ),
         "render_from_record": (rw.render_from_record, {"text": "name = 'x'"}),
         "EffectProfile": (rw.EffectProfile, {"window_start_days": (0.0,), "hazard_ratios": (1.5,)}),
+        "cumulative_incidence": (
+            rw.cumulative_incidence,
+            {"data": frame, "duration": "t", "event": "e", "cause": 1},
+        ),
+        "split_at_exposure": (rw.split_at_exposure, {"cohort": frame, "covariates": ["g"]}),
     }
     wrong = [object(), "x", 1.5, None, [1, 2], {"a": 1}, True]
     calls = []
