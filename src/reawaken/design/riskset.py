@@ -179,16 +179,18 @@ def dense_lists(
     conditions: Sequence[Condition],
     to_position: np.ndarray,
     budget: int = DENSE_BUDGET,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Eligible positions per query, listed in matching order.
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Eligible positions per query, listed in matching order, a few queries at a time.
 
     Scans, per query, the slice of the condition (or of ``[lo, hi)``) with the fewest persons
-    over all queries; ``to_position`` maps cohort rows to matching-order positions.
+    over all queries, in consecutive runs of queries scanning at most ``budget`` persons (one
+    query at least); ``to_position`` maps cohort rows to matching-order positions.
 
-    Returns
-    -------
-    (counts, positions)
-        Eligible persons per query, and their positions: query 0's, then query 1's, ...
+    Yields
+    ------
+    (queries, counts, positions)
+        A run of queries (a slice), their eligible counts, and the eligible positions: the
+        run's first query's, then the next one's, ...
     """
     slices = [(lo, hi, None)]
     for c in conditions:
@@ -196,8 +198,6 @@ def dense_lists(
         a, b = c.column.bounds(cell, centre - c.width, centre + c.width)
         slices.append((a, b, to_position[c.column.order]))
     a, b, mapping = min(slices, key=lambda s: int((s[1] - s[0]).sum()))
-    counts = np.zeros(lo.size, dtype=np.int64)
-    found: list[np.ndarray] = []
     for part in _chunks(b - a, budget):
         q, idx = _expand(a[part], b[part])
         q += part.start
@@ -213,9 +213,7 @@ def dense_lists(
         if mapping is not None:
             keep = np.lexsort((at, q))
             q, at = q[keep], at[keep]
-        counts += np.bincount(q, minlength=lo.size)
-        found.append(at)
-    return counts, np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        yield part, np.bincount(q - part.start, minlength=part.stop - part.start), at
 
 
 def _search(table: np.ndarray, probe: np.ndarray, side: str = "left") -> np.ndarray:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -310,22 +311,30 @@ def _random_part(
     q: _Queries, part: slice, rng: np.random.Generator, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``min(k, eligible)`` random controls per query of ``part``: set sizes and rows."""
+    if q.tree is None:
+        sizes, rows = [], []
+        for sub, counts, listed in _dense(q, part):
+            first = np.cumsum(counts) - counts
+            take, qid, rank = _ranks(counts, rng, k)
+            sizes.append(take)
+            rows.append(_by_set(q.perm[listed[first[qid] + rank]], qid + sub.start))
+        return np.concatenate(sizes), np.concatenate(rows)
     lo, hi, day = q.lo[part], q.hi[part], q.day[part]
-    if q.tree is not None:
-        before = q.tree.active_before(np.concatenate([lo, hi]), np.concatenate([day, day]))
-        counts = before[lo.size :] - before[: lo.size]
-    else:
-        counts, listed = _dense(q, part)
+    before = q.tree.active_before(np.concatenate([lo, hi]), np.concatenate([day, day]))
+    take, qid, rank = _ranks(before[lo.size :] - before[: lo.size], rng, k)
+    at = q.tree.nth(before[: lo.size][qid] + rank, day[qid])
+    return take, _by_set(q.perm[at], qid)
+
+
+def _ranks(counts: np.ndarray, rng: np.random.Generator, k: int) -> tuple[np.ndarray, ...]:
+    """Set sizes ``min(k, count)`` and the (query, rank) pairs taken: every rank when
+    ``count <= k``, else ``k`` drawn by :func:`choice_ranks` (sets in order)."""
     take = np.minimum(counts, k)
     qid = np.repeat(np.arange(take.size), take)
     rank = np.arange(qid.size) - np.repeat(np.cumsum(take) - take, take)
     draw = counts > k
     rank[np.repeat(draw, take)] = choice_ranks(rng, counts[draw], np.full(int(draw.sum()), k))
-    if q.tree is not None:
-        at = q.tree.nth(before[: lo.size][qid] + rank, day[qid])
-    else:
-        at = listed[(np.cumsum(counts) - counts)[qid] + rank]
-    return take, _by_set(q.perm[at], qid)
+    return take, qid, rank
 
 
 def _nearest_part(
@@ -405,7 +414,7 @@ def _bisect(a: np.ndarray, b: np.ndarray, test) -> np.ndarray:
     return a
 
 
-def _dense(q: _Queries, part: slice) -> tuple[np.ndarray, np.ndarray]:
+def _dense(q: _Queries, part: slice) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     return dense_lists(
         q.lo[part], q.hi[part], q.pos[part], q.cell[part], q.day[part], q.start, q.stop,
         q.conditions, q.to_position, riskset.DENSE_BUDGET,
