@@ -11,15 +11,16 @@ condition holds (more calipers, the test window).
 
 Two engines give identical answers:
 
-* :class:`MergeSortTree` (time condition only; Bentley, Commun ACM 23(4):214, 1980, merge-sort
-  / range tree): for ``l = l0..L`` the ``start`` and ``stop`` codes are sorted within aligned
-  blocks of ``2^l`` positions, so the number of persons *not* eligible in a block at day ``d``
-  is two binary searches, ``#(start > d) + #(stop <= d)``. A slice count is a difference of
-  prefix counts (``O(log n)`` blocks plus a brute-force tail shorter than ``2^l0``), and the
-  ``r``-th eligible person is found by descending from the root. ``O(n log n)`` memory.
+* :class:`MergeSortTree` (the time condition alone: exact cells and one caliper): a merge-sort
+  tree over positions with fractional cascading (Bentley, Commun ACM 23(4):214, 1980; Chazelle
+  & Guibas, Algorithmica 1:133, 1986). A root-to-leaf walk carries ``#(stop <= d)`` and
+  ``#(start <= d)`` down by one look-up per level, so the eligible count before a position
+  and the position of the ``r``-th eligible person each cost ``O(log n)``; built in
+  ``O(n log n)`` time and int32 memory without any sort below the root.
 * :func:`dense_lists` (any conditions): lists every eligible person of each query by scanning
-  the narrowest of its range slices (each condition's own sorted order), in chunks of at most
-  ``budget`` scanned persons, and returns them in matching order.
+  the narrowest of its range slices (each condition's own sorted order), in runs of queries
+  scanning at most ``budget`` persons, in matching order. Its cost grows with the number of
+  exposed persons times that slice (the test window of a test-negative design).
 """
 
 from __future__ import annotations
