@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
     one line, or JSON with ``--json``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see --help)", self.prog)
+        raise UsageError(message, self.prog)
 
 
 def _emit(payload: object, as_json: bool, text: str) -> None:

@@ -72,7 +72,8 @@ def error_payload(exc: BaseException, command: str) -> dict[str, object]:
         what, fix = split_fix(exc.problems[0])
         return {"error": what, "fix": fix, "problems": list(exc.problems[1:])}
     what, fix = split_fix(" ".join(str(exc).split()) or type(exc).__name__)
-    return {"error": what, "fix": fix or f"see `reawaken {command} --help`".replace("  ", " ")}
+    prog = exc.prog if isinstance(exc, UsageError) else f"reawaken {command}".strip()
+    return {"error": what, "fix": fix or f"see `{prog} --help`"}
 
 
 def _os_message(exc: OSError) -> str:
@@ -101,8 +102,10 @@ def report_bad_input(command: str, exc: BaseException, as_json: bool) -> int:
         print(dumps_json(error_payload(exc, command)))
         return EXIT_BAD_INPUT
     lines = str(exc).splitlines() or [type(exc).__name__]
-    prog = exc.prog if isinstance(exc, UsageError) else f"reawaken {command}"
-    print(f"{prog}: error: {lines[0]}", file=sys.stderr)
+    if isinstance(exc, UsageError):
+        print(f"{exc.prog}: error: {lines[0]} (see --help)", file=sys.stderr)
+    else:
+        print(f"reawaken {command}: error: {lines[0]}", file=sys.stderr)
     for line in lines[1:]:
         print(f"  {line}", file=sys.stderr)
     return EXIT_BAD_INPUT
