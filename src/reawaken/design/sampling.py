@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -400,7 +400,9 @@ def _kth_distance(
     return np.partition(dist, k - 1, axis=1)[:, k - 1]
 
 
-def _bisect(a: np.ndarray, b: np.ndarray, test) -> np.ndarray:
+def _bisect(
+    a: np.ndarray, b: np.ndarray, test: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Per row ``j``, the first ``i`` in ``[a_j, b_j)`` with ``test(i, j)`` (else ``b_j``), for a
     test that is False then True along the range."""
     a, b = a.copy(), b.copy()
