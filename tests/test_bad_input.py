@@ -476,9 +476,9 @@ def test_a_failed_write_leaves_nothing(cohort_csv, tmp_path, capsys, monkeypatch
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr("reawaken.analyze.save_figure", broken)
-    argv = ["analyze", str(cohort_csv), "--design", "naive", "--out", str(tmp_path / "o")]
+    argv = ["analyze", str(cohort_csv), "--design", "naive", "--out", str(tmp_path / "a/b/o")]
     bad(argv, capsys, "No space left on device")
-    assert not list(tmp_path.iterdir())
+    assert not list(tmp_path.iterdir())  # not even the parent folders it made
 
 
 def test_sigterm_during_a_write_removes_the_partial_folder(tmp_path, capsys, monkeypatch):

@@ -214,6 +214,7 @@ def output_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
     if not final.name or final.name in (".", ".."):
         final = final.resolve()
     _check_target(final, overwrite)
+    created = [d for d in (final.parent, *final.parent.parents) if not d.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
     built = _fresh_sibling(final, _PARTIAL)
     try:
@@ -221,4 +222,7 @@ def output_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
         _swap_into_place(built, final)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
+        for folder in created:  # innermost first: the parents this call made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
