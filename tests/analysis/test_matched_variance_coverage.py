@@ -10,10 +10,10 @@ run; and the person-level bootstrap that re-runs the matching (``*_boot`` cells,
 fewer replicates: it costs B matchings each). Performance: SE ratio, coverage, rejection,
 each with its MCSE (:func:`reawaken.variance_study.variance_performance`).
 
-The slow test asserts that the default (shared-members) covers within ``0.95 ± 3.9 MCSE`` (a
-correct variance fails with probability < 1e-4; the person-robust SE, measured at 0.89-0.90,
-fails it at these replicate counts). The full study, with every cell and checkpoints, runs as
-a script (under ``nice -n 10``)::
+The slow test asserts that the default (shared-members) covers within ``0.95 ± 3.9 MCSE`` and
+has an SE ratio within ``1 ± 3.9 MCSE`` (a correct variance fails each with probability
+< 1e-4; the person-robust SE, SE ratio 0.82-0.85, fails it). The full study, with every cell
+and checkpoints, runs as a script (under ``nice -n 10``)::
 
     python tests/analysis/test_matched_variance_coverage.py OUT_DIR [REPS] [CELL ...]
 """
@@ -66,11 +66,16 @@ def run_cell(cell: str, reps: int, out: Path | None = None, workers: int = 2) ->
 @pytest.mark.slow
 @pytest.mark.parametrize(("cell", "reps"), [("ukb_or", 1000), ("flatiron_cox", 400)])
 def test_shared_members_covers(cell, reps):
+    """Coverage about the mean of the estimates within 0.95 ± 3.9 sqrt(0.95 x 0.05 / n) and
+    SE ratio within 1 ± 3.9 MCSE: P(fail | correct variance) < 1e-4 each. Measured (seed
+    20250730): UKB OR 0.950 and 0.996; Flatiron Cox (400) 0.963 and 0.985. The person-robust
+    SE fails the ratio bound (0.85, 0.82), the model SE both."""
     res = run_cell(cell, reps).set_index("variance")
     shared = res.loc["shared-members"]
     assert shared["n_failed"] <= 0.01 * reps
-    cover, mcse = shared["bias_eliminated_coverage"], shared["bias_eliminated_coverage_mcse"]
-    assert abs(cover - 0.95) <= 3.9 * mcse, res.to_string()
+    cover = shared["bias_eliminated_coverage"]
+    assert abs(cover - 0.95) <= 3.9 * math.sqrt(0.95 * 0.05 / shared["n_reps"]), res.to_string()
+    assert abs(shared["se_ratio"] - 1) <= 3.9 * shared["se_ratio_mcse"], res.to_string()
 
 
 def main(argv: list[str]) -> None:
