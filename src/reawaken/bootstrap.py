@@ -3,7 +3,7 @@
 Each bootstrap replicate draws ``n`` persons with replacement from the cohort (a person drawn
 twice becomes two persons with new ids), then re-runs the whole analysis — exposure-density
 matching included — on the resample (Efron & Tibshirani, *An Introduction to the Bootstrap*,
-1993, ch. 6 and 13). Resampling the person, the unit that is independent in the cohort, keeps
+1993, ch. 6). Resampling the person, the unit that is independent in the cohort, keeps
 every dependence that matching creates (a control reused across sets, a control that later
 opens its own set), and re-matching propagates the randomness of control sampling.
 
@@ -13,8 +13,9 @@ depend on the executor, the worker count or the chunking. A replicate whose anal
 as failed, with its message, and left out of the SD.
 
 The bootstrap SE is the SD of the successful replicates' log estimates; the reported CI is the
-normal-approximation interval ``exp(log theta_hat -/+ z SE_boot)`` (Efron & Tibshirani 1993,
-eq. 13.5); the percentile interval is in :attr:`BootstrapResult.percentile_ci`.
+standard normal interval ``exp(log theta_hat -/+ z SE_boot)`` (Efron & Tibshirani 1993,
+ch. 12), on the log scale where the estimators are near normal; the percentile interval
+(ch. 13) is in :meth:`BootstrapResult.percentile_ci`.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class BootstrapResult:
         return int(np.isnan(self.log_estimates).sum())
 
     def percentile_ci(self, level: float = 0.95) -> tuple[float, float]:
-        """Percentile interval ``exp`` of the ``(1 -/+ level)/2`` quantiles (Efron 1993, ch. 13)."""
+        """Percentile interval: ``exp`` of the ``(1 -/+ level)/2`` quantiles of the successful
+        replicates (Efron & Tibshirani 1993, ch. 13)."""
         ok = self.log_estimates[np.isfinite(self.log_estimates)]
         lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2])
         return float(np.exp(lo)), float(np.exp(hi))
