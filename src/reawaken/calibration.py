@@ -40,7 +40,7 @@ from .evaluate import replicate_pool, run_replicates
 from .findings import ReportedFinding, template_text
 from .power.analytic import exposed_share_for_matching
 from .scenario import Scenario, parse_scenario_text
-from .scenario_toml import EffectShape, Knobs, render_calibrated
+from .scenario_toml import EffectShape, Knobs, render_calibrated, se_label
 from .simulate.cohort import simulate_cohort
 
 #: The template used for a finding's estimand when none is named.
@@ -66,6 +66,12 @@ class CalibrationTolerance:
     mcse_fraction: float = 0.25
 
 
+#: How the reported SE is matched: "model" (the median model-based SE of the replicates, as a
+#: study with model-based CIs reported it) or "empirical" (the SD of the replicate estimates).
+SE_TARGETS: tuple[str, ...] = ("model", "empirical")
+DEFAULT_SE_TARGET = "model"
+
+
 def canonical_command(
     finding: str,
     template: str,
@@ -75,6 +81,7 @@ def canonical_command(
     exposed_share: float | None = None,
     effect_shape: str | None = None,
     finding_flags: str = "",
+    se_target: str = "model",
 ) -> str:
     """The ``reawaken calibrate`` command line that reproduces a calibration (no ``--out``);
     names and paths are shell-quoted (:func:`shlex.quote`), so ``shlex.split`` gives them back."""
@@ -87,6 +94,8 @@ def canonical_command(
         parts.append(f"--exposed-share {exposed_share:g}")
     if effect_shape is not None:
         parts.append(f"--effect-shape {effect_shape}")
+    if se_target != DEFAULT_SE_TARGET:
+        parts.append(f"--se-target {se_target}")
     parts.append(f"--reps {reps} --seed {seed}")
     return " ".join(parts)
 
@@ -145,7 +154,7 @@ class CalibrationResult:
             f"calibrated {self.scenario.name} in {r['iterations']} iterations ({r['reps']} "
             f"replicates, seed {r['seed']}): baseline x{r['baseline_factor']:.6g}, log effect "
             f"x{r['effect_factor']:.6g}, infection rates x{r['infection_factor']:.6g}\n"
-            f"  median {estimand} {r['median_estimate']:.4g}, median SE {r['median_se']:.4f}, "
+            f"  median {estimand} {r['median_estimate']:.4g}, {se_label(r)} {r['median_se']:.4f}, "
             f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} outcomes, exposed share "
             f"{r['exposed_share_simulated']:.3f}{target_share}"
             + (
@@ -156,6 +165,15 @@ class CalibrationResult:
         )
 
 
+def target_se_column(table: pd.DataFrame, se_target: str) -> pd.Series:
+    """Per replicate, the SE that is matched to the reported SE (see :data:`SE_TARGETS`):
+    the model-based SE, or the empirical SD of the log estimates (the same for every row)."""
+    if se_target == "model":
+        return table["se_model"]
+    sd = float(table["log_estimate"].std(ddof=1))
+    return pd.Series(np.full(len(table), sd), index=table.index)
+
+
 def _evaluate(
     scenario: Scenario,
     reps: int,
@@ -163,6 +181,7 @@ def _evaluate(
     executor: str | Executor,
     workers: int | None,
     progress: bool,
+    se_target: str = "model",
 ) -> dict[str, float]:
     table = run_replicates(
         scenario, reps=reps, seed=seed, executor=executor, workers=workers, progress=progress
@@ -174,21 +193,26 @@ def _evaluate(
             "fix: raise the outcome rate or the exposure share in the template"
         )
     table = table[table["error"].isna()]
-    width = np.log(table["ci_high"]) - np.log(table["ci_low"])
+    se = target_se_column(table, se_target)
+    z = 1.959963984540054
+    low, high = np.exp(table["log_estimate"] - z * se), np.exp(table["log_estimate"] + z * se)
+    relative_mcse = (
+        1.2533 * (se / se.median()).std(ddof=1) / math.sqrt(len(table))
+        if se_target == "model"
+        else 1.0 / math.sqrt(2 * (len(table) - 1))
+    )
     return {
         "median_log_estimate": float(table["log_estimate"].median()),
         "mcse_median_log_estimate": float(
             1.2533 * table["log_estimate"].std(ddof=1) / math.sqrt(len(table))
         ),
-        "median_se": float(table["se"].median()),
-        "median_ci_low": float(table["ci_low"].median()),
-        "median_ci_high": float(table["ci_high"].median()),
-        "median_ci_width": float(width.median()),
+        "median_se": float(se.median()),
+        "median_ci_low": float(low.median()),
+        "median_ci_high": float(high.median()),
+        "median_ci_width": float(2 * z * se.median()),
         "mean_events": float(table["events"].astype(float).mean()),
         "failed_replicates": len(failed),
-        "mcse_median_se_relative": float(
-            1.2533 * (table["se"] / table["se"].median()).std(ddof=1) / math.sqrt(len(table))
-        ),
+        "mcse_median_se_relative": float(relative_mcse),
     }
 
 
@@ -279,6 +303,7 @@ def calibrate_to_finding(
     tolerance: CalibrationTolerance | None = None,
     command: str | None = None,
     progress: bool = False,
+    se_target: str = DEFAULT_SE_TARGET,
 ) -> CalibrationResult:
     """Solve a template's baseline, effect and infection level for a reported finding.
 
@@ -302,12 +327,21 @@ def calibrate_to_finding(
         An :class:`AnalysisError` if not converged by then (nothing is written).
     command : str, optional
         The command line recorded in the file (default :func:`canonical_command`).
+    se_target : {"model", "empirical"}
+        Which SE the reported SE is matched by (:data:`SE_TARGETS`): the median model-based SE
+        of the replicates (what a study that printed a model-based CI reported; the default)
+        or the empirical SD of their log estimates.
 
     Returns
     -------
     CalibrationResult
     """
     tol = tolerance or CalibrationTolerance()
+    if se_target not in SE_TARGETS:
+        raise ScenarioError(
+            f"se_target must be one of {', '.join(SE_TARGETS)}, got {se_target!r}; fix: "
+            "'model' for a reported model-based CI, 'empirical' to match the sampling SD"
+        )
     if exposed_share is not None and not 0 < exposed_share < 1:
         raise ScenarioError(f"exposed share must be in (0, 1), got {exposed_share}")
     if reps < 8:
@@ -335,7 +369,7 @@ def calibrate_to_finding(
         for iteration in range(1, max_iterations + 1):
             body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
             scenario = parse_scenario_text(body, f"calibrated {label}")
-            stats = _evaluate(scenario, reps, seed, pool, workers, progress)
+            stats = _evaluate(scenario, reps, seed, pool, workers, progress, se_target)
             share = documented_share(scenario, seed)
             rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
             d_est = stats["median_log_estimate"] - target_log
@@ -380,6 +414,7 @@ def calibrate_to_finding(
             seed=seed,
             exposed_share=exposed_share,
             effect_shape=shape.text() if shape else None,
+            se_target=se_target,
         ),
         "finding": finding.name,
         "estimand": finding.estimand,
@@ -391,6 +426,7 @@ def calibrate_to_finding(
         "effect_shape": shape.text() if shape else None,
         "reps": reps,
         "seed": seed,
+        "se_target": se_target,
         "iterations": iteration,
         "baseline_factor": knobs.baseline_factor,
         "effect_factor": knobs.effect_factor,
@@ -449,13 +485,16 @@ def check_calibration(
     scenario: Scenario, analysis: Analysis, *, reps: int, seed: int
 ) -> CalibrationCheck:
     """Run ``reps`` seeded replicates serially with :func:`reawaken.evaluate.run_replicates`
-    (seeds from ``SeedSequence(seed).spawn``); a failed replicate is an error here."""
+    (seeds from ``SeedSequence(seed).spawn``); a failed replicate is an error here. ``mean_se``
+    averages the SE the scenario was calibrated on (its record's ``se_target``; model-based
+    when it has no record)."""
     table = run_replicates(scenario, analysis, reps=reps, seed=seed, executor="serial").data
     failed = table["error"].dropna()
     if len(failed):
         raise AnalysisError(f"calibration check: replicate failed: {failed.iloc[0]}")
     log_est = table["log_estimate"].to_numpy()
-    se = table["se"].to_numpy()
+    se_target = (scenario.calibration or {}).get("se_target", DEFAULT_SE_TARGET)
+    se = target_se_column(table, se_target).to_numpy()
     root = np.sqrt(reps)
     return CalibrationCheck(
         reps=reps,

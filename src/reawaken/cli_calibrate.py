@@ -6,7 +6,13 @@ import argparse
 import shlex
 from pathlib import Path
 
-from .calibration import DEFAULT_TEMPLATE, calibrate_to_finding, canonical_command
+from .calibration import (
+    DEFAULT_SE_TARGET,
+    DEFAULT_TEMPLATE,
+    SE_TARGETS,
+    calibrate_to_finding,
+    canonical_command,
+)
 from .cli_args import PERSONS, REPS, SEED, WORKERS, integer, number, text_line
 from .errors import InputFileError, ScenarioError
 from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
@@ -74,6 +80,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         exposed_share=args.exposed_share,
         effect_shape=args.effect_shape,
         finding_flags=flags,
+        se_target=args.se_target,
     )
     result = calibrate_to_finding(
         template,
@@ -87,6 +94,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         max_iterations=args.max_iterations,
         command=command,
         progress=not args.no_progress,
+        se_target=args.se_target,
     )
     write_text_atomic(out, result.text)
     implied = result.implied
@@ -148,6 +156,14 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
         "--effect-shape",
         help="relative log-HR by window start day, e.g. 0:1,90:0.45,365:0.15 "
         "(default: the template's effect profile)",
+    )
+    p.add_argument(
+        "--se-target",
+        choices=SE_TARGETS,
+        default=DEFAULT_SE_TARGET,
+        help="match the reported SE by the replicates' median model-based SE ('model': what a "
+        "study printing a model-based CI reported) or by the empirical SD of their estimates "
+        "('empirical'); default %(default)s",
     )
     p.add_argument("--reps", type=REPS, default=400, help="replicates per iteration (default 400)")
     p.add_argument("--seed", type=SEED, default=default_seed, help="seed (default %(default)s)")

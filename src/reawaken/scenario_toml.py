@@ -208,10 +208,18 @@ def header_lines(
         f"Check ([calibration] below): {record['reps']} replicates of the design at n = "
         f"{finding.n:,} (seed {record['seed']}), converged at iteration "
         f"{record['iterations']}: median "
-        f"{est} {record['median_estimate']:.4g}, median SE(log) {record['median_se']:.4f}, "
+        f"{est} {record['median_estimate']:.4g}, {se_label(record)} {record['median_se']:.4f}, "
         f"median CI {ci[0]:.3g}-{ci[1]:.3g}, {record['mean_events']:.1f} outcomes analysed, "
         f"{100 * record['exposed_share_simulated']:.1f}% of persons with a documented exposure.",
     ]
+
+
+def se_label(record: Mapping[str, Any]) -> str:
+    """What ``median_se`` of a calibration record is (records without ``se_target`` predate
+    the choice and matched the model-based SE)."""
+    if record.get("se_target", "model") == "empirical":
+        return "empirical SD of log estimates"
+    return "median model SE(log)"
 
 
 def render_calibrated(
