@@ -35,7 +35,7 @@ test-slow: $(STAMP)
 	REAWAKEN_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/property
 
 reproduce: $(STAMP)
-	$(BIN)/reawaken reproduce
+	$(BIN)/reawaken reproduce --overwrite
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -s -o addopts="" tests/benchmarks
