@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..engine.coxph import ConvergenceError, fit_coxph, score_residuals
 from ..errors import AnalysisError
+from .formula import DesignMatrix, design_matrix, formula_variables
 from .inputs import (
     check_durations,
     check_events,
@@ -50,8 +51,6 @@ def _event_indicator(data: pd.DataFrame, event: str, cause: int | None) -> np.nd
 
 
 def _covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
-    if isinstance(covariates, str):
-        covariates = [covariates]
     if len(covariates) == 0:
         raise AnalysisError(f"{WHERE}: give at least one covariate")
     x = np.column_stack([numeric_column(data, c, WHERE) for c in covariates])
@@ -64,6 +63,65 @@ def _covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarr
     return x
 
 
+def _model_columns(
+    data: pd.DataFrame, covariates: Sequence[str] | None, formula: str | None
+) -> tuple[list[str], np.ndarray, DesignMatrix | None]:
+    """Term names, design matrix and (with a formula) its :class:`DesignMatrix`."""
+    if (covariates is None) == (formula is None):
+        raise AnalysisError(
+            f"{WHERE}: give either covariates= (numeric columns) or formula= (e.g. "
+            "'exposed + age + C(stage)'), not both or neither"
+        )
+    if formula is not None:
+        design = design_matrix(data, formula, WHERE)
+        return design.terms, design.frame.to_numpy(), design
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    require_columns(data, covariates, WHERE)
+    return covariates, _covariate_matrix(data, covariates), None
+
+
+def _times(
+    data: pd.DataFrame, duration: str | None, start: str | None, stop: str | None
+) -> tuple[np.ndarray | None, np.ndarray]:
+    if (duration is None) == (stop is None):
+        raise AnalysisError(f"{WHERE}: give either duration= (time-fixed) or stop= (with start=)")
+    if duration is not None and start is not None:
+        raise AnalysisError(f"{WHERE}: start= goes with stop=, not with duration=")
+    if duration is not None:
+        return None, check_durations(data, duration, WHERE)
+    if start is not None:
+        return check_start_stop(data, start, stop, WHERE)
+    return None, check_durations(data, stop, WHERE)
+
+
+def _weights_and_strata(
+    data: pd.DataFrame, weights: str | None, strata: str | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    w = None
+    if weights is not None:
+        w = numeric_column(data, weights, WHERE)
+        if np.any(w <= 0):
+            raise AnalysisError(f"{WHERE}: weights in {weights!r} must be > 0")
+    s = None
+    if strata is not None:
+        if data[strata].isna().any():
+            raise AnalysisError(f"{WHERE}: strata column {strata!r} has missing values")
+        s = pd.factorize(data[strata], sort=True)[0]
+    return w, s
+
+
+def _cluster_sums(data: pd.DataFrame, resid: np.ndarray, cluster: str | None) -> np.ndarray:
+    """Score residuals summed within clusters (rows when ``cluster`` is None)."""
+    if cluster is None:
+        return resid
+    if data[cluster].isna().any():
+        raise AnalysisError(f"{WHERE}: cluster column {cluster!r} has missing values")
+    codes = pd.factorize(data[cluster])[0]
+    summed = np.zeros((codes.max() + 1, resid.shape[1]))
+    np.add.at(summed, codes, resid)
+    return summed
+
+
 def fit_cox(
     data: pd.DataFrame,
     *,
@@ -71,7 +129,8 @@ def fit_cox(
     start: str | None = None,
     stop: str | None = None,
     event: str,
-    covariates: Sequence[str],
+    covariates: Sequence[str] | None = None,
+    formula: str | None = None,
     strata: str | None = None,
     cluster: str | None = None,
     robust: bool = False,
@@ -93,8 +152,13 @@ def fit_cox(
         Counting-process interval ``(start, stop]`` columns; ``start`` optional.
     event : str
         Event column: 0 censored, 1 event — or several causes (1, 2, ...) with ``cause``.
-    covariates : sequence of str
-        Numeric model columns.
+    covariates : sequence of str, optional
+        Numeric model columns (give this or ``formula``).
+    formula : str, optional
+        Right-hand-side formula, e.g. ``"exposed + age + C(stage) + bs(age, df=4) +
+        exposed:her2"``: dummy coding, splines and interactions
+        (:mod:`reawaken.analysis.formula`; the terms are formulaic's column names, as in
+        lifelines' ``CoxPHFitter(formula=...)``).
     strata : str, optional
         Stratification column (e.g. matched set id): conditional Cox model.
     cluster : str, optional
@@ -112,60 +176,31 @@ def fit_cox(
     ModelResult
         ``table`` with ``term, coef, se, [robust_se,] hr, ci_low, ci_high, p_value``; with a
         robust variance, ``extra["score_residuals"]`` holds the per-row (weighted) score
-        residuals at the estimate, in the row order of ``data``.
+        residuals at the estimate, in the row order of ``data``; with a formula,
+        ``extra["design"]`` holds the :class:`~reawaken.analysis.formula.DesignMatrix`.
     """
     require_frame(data, WHERE)
-    if (duration is None) == (stop is None):
-        raise AnalysisError(f"{WHERE}: give either duration= (time-fixed) or stop= (with start=)")
-    if duration is not None and start is not None:
-        raise AnalysisError(f"{WHERE}: start= goes with stop=, not with duration=")
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-    require_columns(
-        data, [duration, start, stop, event, strata, cluster, weights, *covariates], WHERE
-    )
+    require_columns(data, [duration, start, stop, event, strata, cluster, weights], WHERE)
     if ties not in ("efron", "breslow"):
         raise AnalysisError(f"{WHERE}: ties must be 'efron' or 'breslow', got {ties!r}")
-    if duration is not None:
-        t0, t1 = None, check_durations(data, duration, WHERE)
-    elif start is not None:
-        t0, t1 = check_start_stop(data, start, stop, WHERE)
-    else:
-        t0, t1 = None, check_durations(data, stop, WHERE)
+    terms, x, design = _model_columns(data, covariates, formula)
+    t0, t1 = _times(data, duration, start, stop)
     d = _event_indicator(data, event, cause)
-    x = _covariate_matrix(data, covariates)
-    w = None
-    if weights is not None:
-        w = numeric_column(data, weights, WHERE)
-        if np.any(w <= 0):
-            raise AnalysisError(f"{WHERE}: weights in {weights!r} must be > 0")
-    s = None
-    if strata is not None:
-        if data[strata].isna().any():
-            raise AnalysisError(f"{WHERE}: strata column {strata!r} has missing values")
-        s = pd.factorize(data[strata], sort=True)[0]
+    w, s = _weights_and_strata(data, weights, strata)
     try:
         fit = fit_coxph(t0, t1, d, x, weights=w, strata=s, ties=ties)
     except ConvergenceError as exc:
         raise AnalysisError(f"{WHERE}: the model did not converge: {exc}") from exc
     se = np.sqrt(np.diag(fit.variance))
-    robust_se = None
-    variance = fit.variance
-    resid = None
+    robust_se, variance, resid = None, fit.variance, None
     if cluster is not None or robust:
         resid = score_residuals(t0, t1, d, x, fit.coef, weights=w, strata=s, ties=ties)
         if w is not None:
             resid = resid * w[:, None]
-        if cluster is not None:
-            if data[cluster].isna().any():
-                raise AnalysisError(f"{WHERE}: cluster column {cluster!r} has missing values")
-            codes = pd.factorize(data[cluster])[0]
-            summed = np.zeros((codes.max() + 1, resid.shape[1]))
-            np.add.at(summed, codes, resid)
-        else:
-            summed = resid
+        summed = _cluster_sums(data, resid, cluster)
         variance = fit.variance @ (summed.T @ summed) @ fit.variance
         robust_se = np.sqrt(np.diag(variance))
-    table = coefficient_table(covariates, fit.coef, se, robust_se=robust_se)
+    table = coefficient_table(terms, fit.coef, se, robust_se=robust_se)
     label = "Cox" + (" stratified" if strata else "") + (" (start, stop]" if start else "")
     label += f", {ties}" + (", robust SE" if robust_se is not None else "")
     return ModelResult(
@@ -182,7 +217,9 @@ def fit_cox(
             "score_residuals": resid,
             "arrays": {"start": t0, "stop": t1, "event": d, "x": x, "weights": w, "strata": s},
             "ties": ties,
-            "covariates": covariates,
+            "covariates": terms,
+            "formula": formula,
+            "design": design,
         },
     )
 
@@ -190,7 +227,8 @@ def fit_cox(
 def fit_time_varying_cox(
     episodes: pd.DataFrame,
     *,
-    covariates: Sequence[str],
+    covariates: Sequence[str] | None = None,
+    formula: str | None = None,
     start: str = "start",
     stop: str = "stop",
     event: str = "event",
@@ -199,9 +237,9 @@ def fit_time_varying_cox(
 ) -> ModelResult:
     """Cox model on (start, stop] episodes (e.g. from :func:`split_at_exposure`).
 
-    A thin wrapper of :func:`fit_cox`; with ``cluster="id"`` the SEs are robust to the
-    within-person correlation of a person's episodes (they equal the model SEs asymptotically
-    when each person contributes one event at most, as here).
+    A thin wrapper of :func:`fit_cox` (``covariates`` or ``formula``); with ``cluster="id"``
+    the SEs are robust to the within-person correlation of a person's episodes (they equal the
+    model SEs asymptotically when each person contributes one event at most, as here).
     """
     return fit_cox(
         episodes,
@@ -209,6 +247,7 @@ def fit_time_varying_cox(
         stop=stop,
         event=event,
         covariates=covariates,
+        formula=formula,
         ties=ties,
         cluster=cluster,
     )
@@ -278,26 +317,35 @@ def fit_naive_ever_exposed(
     covariates: Sequence[str] = (),
     cause: int = 1,
     ties: str = "efron",
+    formula: str | None = None,
 ) -> ModelResult:
     """The naive "ever exposed" Cox model — it commits **immortal time bias** (Suissa 2008).
 
     Exposure is classified from the start of follow-up by whether an exposure is *ever*
     recorded, so the exposed group's person-time before exposure (during which they had to
     survive event-free to become exposed) is credited to exposure. Kept, clearly labelled, for
-    teaching and stress tests; use the time-varying or matched designs for estimates.
+    teaching and stress tests; use the time-varying or matched designs for estimates. With a
+    ``formula``, the ever-exposed indicator is the variable ``exposed`` (e.g.
+    ``"exposed + age + C(stage)"``); otherwise the term is ``ever_exposed``.
     """
     from .. import schema
 
-    require_frame(cohort, "fit_naive_ever_exposed")
-    require_columns(cohort, [*schema.REQUIRED_COLUMNS, *covariates], "fit_naive_ever_exposed")
-    frame = cohort[[*schema.REQUIRED_COLUMNS, *covariates]].copy()
+    where = "fit_naive_ever_exposed"
+    require_frame(cohort, where)
+    used = formula_variables(formula, where) if formula is not None else list(covariates)
+    used = [c for c in used if c != "exposed"]
+    require_columns(cohort, [*schema.REQUIRED_COLUMNS, *used], where)
+    frame = cohort[[*schema.REQUIRED_COLUMNS, *used]].copy()
     frame["ever_exposed"] = frame[schema.EXPOSURE_DAY].notna().astype(float)
     frame["_time"] = frame[schema.EVENT_DAY] - frame[schema.ENTRY_DAY]
+    if formula is not None:
+        frame["exposed"] = frame["ever_exposed"]
     result = fit_cox(
         frame,
         duration="_time",
         event=schema.EVENT,
-        covariates=["ever_exposed", *covariates],
+        covariates=None if formula is not None else ["ever_exposed", *covariates],
+        formula=formula,
         ties=ties,
         cause=cause,
     )
