@@ -308,3 +308,120 @@ def test_non_frame_and_empty_input():
         kaplan_meier([1, 2], duration="t", event="e")
     with pytest.raises(AnalysisError, match="no rows"):
         logrank(_base().iloc[:0], duration="t", event="e", group="g")
+
+
+# --- Simon-Makuch and landmark curves -------------------------------------------------------
+
+# Seven persons (days since entry). Person 7 becomes exposed on day 3, the day person 4 has the
+# outcome while exposed: under the (start, stop] rule person 7 is not yet in the exposed risk
+# set then. Person 5 is exposed at entry (entry day 1), person 6 dies of another cause.
+SM_COHORT = pd.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5, 6, 7],
+        "entry_day": [0.0, 0, 0, 0, 1, 0, 0],
+        "event_day": [5.0, 2, 4, 3, 7, 6, 8],
+        "event": [1, 1, 0, 1, 0, 2, 0],
+        "exposure_day": [2.0, np.nan, np.nan, 1, 1, np.nan, 3],
+    }
+)
+
+
+def test_simon_makuch_hand_computed():
+    """By hand (and R survfit(Surv(start, stop, ev) ~ g) on the same rows): unexposed
+    n = 6, 6, 5 at days 0, 1, 2 (person 4 left on day 1), one outcome on day 2: S = 4/5;
+    exposed n(3) = 3 (persons 4, 5, 1; not 7, who enters on day 3): S(3) = 2/3, n(5) = 3
+    (5, 1, 7): S(5) = 2/3 * 2/3 = 4/9; Greenwood 1/(3*2) + 1/(3*2) = 1/3."""
+    from reawaken.analysis.exposure_curves import simon_makuch
+
+    res = simon_makuch(SM_COHORT, cause=1, times=[0, 3, 5])
+    un = res.table[res.table["group"] == "unexposed"].set_index("time")
+    ex = res.table[res.table["group"] == "exposed"].set_index("time")
+    assert un["n_at_risk"].to_dict() == {0: 6, 1: 6, 2: 5, 3: 3, 4: 2, 6: 1}
+    assert un.loc[2, "events"] == 1 and un.loc[2, "survival"] == pytest.approx(0.8)
+    assert un["censored"].to_dict() == {0: 0, 1: 0, 2: 0, 3: 0, 4: 1, 6: 1}  # moves are not
+    assert ex["n_at_risk"].to_dict() == {0: 1, 1: 1, 2: 2, 3: 3, 5: 3, 6: 2, 8: 1}
+    assert ex["entered"].to_dict() == {0: 1, 1: 1, 2: 1, 3: 1, 5: 0, 6: 0, 8: 0}
+    assert ex.loc[3, "survival"] == pytest.approx(2 / 3)
+    assert ex.loc[5, "survival"] == pytest.approx(4 / 9)
+    assert ex.loc[5, "se"] == pytest.approx(4 / 9 * np.sqrt(1 / 3))
+    assert ex.loc[0, "survival"] == 1.0 and ex.loc[0, "ci_low"] == 1.0
+    at = res.survival_at([0, 3, 5]).set_index(["group", "time"])
+    assert at.loc[("exposed", 5.0), "survival"] == pytest.approx(4 / 9)
+    assert at.loc[("exposed", 4.0 + 1), "n_at_risk"] == 3
+    assert "not the survival of a group" in res.caption
+
+
+def test_simon_makuch_matches_lifelines_with_entry_on_the_split_episodes():
+    """Continuous times with competing events and staggered exposure: lifelines'
+    KaplanMeierFitter(entry=start) per group on the split episodes gives the same curve and
+    log(-log) CI to 1e-10 and the same risk sets at event times."""
+    from lifelines import KaplanMeierFitter
+
+    from reawaken.analysis.exposure_curves import simon_makuch
+    from reawaken.design.episodes import split_at_exposure
+
+    rng = np.random.default_rng(20250730)
+    n = 400
+    t = rng.exponential(300.0, n)
+    expo = np.where(rng.random(n) < 0.5, rng.uniform(0, 400, n), np.nan)
+    expo = np.where(expo < t, expo, np.nan)
+    cohort = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "entry_day": 0.0,
+            "event_day": t,
+            "event": rng.choice([0, 1, 2], n, p=[0.4, 0.45, 0.15]),
+            "exposure_day": expo,
+        }
+    )
+    res = simon_makuch(cohort, cause=1)
+    ep = split_at_exposure(cohort, event_code=1)
+    for code, label in ((0, "unexposed"), (1, "exposed")):
+        rows = ep[ep["exposed"] == code]
+        kmf = KaplanMeierFitter().fit(rows["stop"], rows["event"], entry=rows["start"])
+        ours = res.table[res.table["group"] == label].set_index("time")
+        ref_s = kmf.survival_function_.iloc[:, 0]
+        np.testing.assert_allclose(ours.loc[ref_s.index, "survival"], ref_s, rtol=1e-10)
+        positive = ref_s.index[ref_s > 0]  # CIs are NaN where S = 0 (as kaplan_meier's)
+        ref_ci = kmf.confidence_interval_.loc[positive]
+        np.testing.assert_allclose(ours.loc[positive, "ci_low"], ref_ci.iloc[:, 0], rtol=1e-8)
+        np.testing.assert_allclose(ours.loc[positive, "ci_high"], ref_ci.iloc[:, 1], rtol=1e-8)
+        assert (ours["survival"] < 1).any() and ours["events"].sum() > 20
+        at_events = kmf.event_table[kmf.event_table["observed"] > 0]
+        np.testing.assert_array_equal(ours.loc[at_events.index, "n_at_risk"], at_events["at_risk"])
+
+
+def test_simon_makuch_risk_set_excludes_entrants_at_their_entry_time():
+    """lifelines' event table lists person 7 (entering the exposed curve on day 3) in
+    ``at_risk`` on day 3 although its estimate leaves them out; the table reports the risk set
+    the estimate used (3, as R's survfit), not lifelines' 4."""
+    from lifelines import KaplanMeierFitter
+
+    from reawaken.analysis.exposure_curves import simon_makuch
+
+    ex = pd.DataFrame({"start": [2.0, 1, 0, 3], "stop": [5.0, 3, 6, 8], "event": [1, 1, 0, 0]})
+    kmf = KaplanMeierFitter().fit(ex["stop"], ex["event"], entry=ex["start"])
+    assert kmf.event_table.loc[3.0, "at_risk"] == 4
+    res = simon_makuch(SM_COHORT, cause=1)
+    day3 = res.table[(res.table["group"] == "exposed") & (res.table["time"] == 3)]
+    assert day3["n_at_risk"].item() == 3
+
+
+def test_landmark_curves_group_by_exposure_at_the_landmark():
+    """Landmark day 2: persons 2 (outcome on day 2) is excluded (not followed beyond day 2);
+    1 and 4 (exposed on days 2 and 1) are exposed by day 2; 7 (exposed on day 3) is not;
+    5 (entry 1, exposed at entry) is; times restart at the landmark."""
+    from reawaken.analysis.exposure_curves import landmark_curves
+
+    res = landmark_curves(SM_COHORT, landmark=2, cause=1)
+    first = res.table.groupby("group", sort=False)["n_at_risk"].first()
+    assert first.to_dict() == {"not exposed by day 2": 3, "exposed by day 2": 3}
+    ex = res.table[res.table["group"] == "exposed by day 2"].set_index("time")
+    # persons 4 (outcome day 3 -> 1), 1 (day 5 -> 3), 5 (censored day 6 -> 4)
+    assert ex.loc[1.0, "survival"] == pytest.approx(2 / 3)
+    assert ex.loc[3.0, "survival"] == pytest.approx(1 / 3)
+    assert "condition on survival to day 2" in res.caption
+    with pytest.raises(AnalysisError, match="landmark must be a time >= 0"):
+        landmark_curves(SM_COHORT, landmark=-1)
+    with pytest.raises(AnalysisError, match="nobody is followed beyond"):
+        landmark_curves(SM_COHORT, landmark=100)

@@ -78,6 +78,9 @@ class KaplanMeierResult:
         Event code analysed (None: any non-zero code).
     method : str
         Label of the estimator and CI.
+    caption : str
+        What the curves estimate, for a figure caption ("" for ordinary Kaplan–Meier curves;
+        Simon–Makuch and landmark curves say what they are not).
     """
 
     table: pd.DataFrame
@@ -86,6 +89,7 @@ class KaplanMeierResult:
     level: float
     cause: int | None
     method: str
+    caption: str = ""
 
     @property
     def groups(self) -> list:
