@@ -22,11 +22,10 @@ import contextlib
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,8 @@ from .analysis.study import Analysis, study_analysis
 from .errors import InputFileError, ReawakenError
 from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
+from .processes import cores as _cores
+from .processes import launching, process_pool
 from .scenario import Scenario
 from .simulate.cohort import simulate_cohort
 from .truth import analysis_name, stored_truth
@@ -131,19 +132,6 @@ def _chunk_size(n_jobs: int, chunk_size: int, slots: int) -> int:
     return max(1, min(chunk_size, math.ceil(n_jobs / (4 * max(slots, 1)))))
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` where available (safe in multi-threaded parents), else ``spawn``."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
 @contextlib.contextmanager
 def main_module_hidden(*objects: object) -> Iterator[None]:
     """Keep worker processes from re-running the user's main script.
@@ -173,11 +161,12 @@ def main_module_hidden(*objects: object) -> Iterator[None]:
 @contextlib.contextmanager
 def replicate_pool(executor: str, workers: int | None = None) -> Iterator[str | Executor]:
     """One process pool for several :func:`run_replicates` calls (``executor="processes"``),
-    saving a pool start-up (~1.5 s on 2 cores) per call; other executors pass through."""
+    saving a pool start-up (~1.5 s on 2 cores) per call; other executors pass through. Its
+    workers die with this process and leave Ctrl-C to it (:mod:`reawaken.processes`)."""
     if executor != "processes":
         yield executor
         return
-    with ProcessPoolExecutor(max_workers=workers or _cores(), mp_context=_mp_context()) as pool:
+    with process_pool(workers) as pool:
         yield pool
 
 
@@ -190,7 +179,7 @@ def _run_on_pool(
     on_chunk: Callable[[list[Row]], None],
 ) -> None:
     size = _chunk_size(len(jobs), chunk_size, slots)
-    with main_module_hidden(*task):  # workers start on the first submissions
+    with main_module_hidden(*task), launching():  # workers start on the first submissions
         futures = [pool.submit(_run_chunk, *task, c) for c in _chunks(jobs, size)]
     try:
         for future in as_completed(futures):

@@ -29,22 +29,23 @@ strengths: past the first flagged cell it is *undetermined* (``status``), with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .. import schema
 from ..analysis.study import study_analysis, time_varying_cox_hr
 from ..checks import checked
 from ..errors import AnalysisError
 from ..estimate import Estimate
-from ..evaluate import _mp_context, main_module_hidden, run_replicates
+from ..evaluate import main_module_hidden, run_replicates
 from ..findings import ReportedFinding
 from ..performance import performance
+from ..processes import launching, process_pool
 from ..scenario import BiasSpec, CovariateSpec, HazardModel, NegativeControlSpec, Scenario
 from ..simulate.biases import credit_immortal_time
 from ..simulate.effects import EffectProfile
@@ -343,22 +344,27 @@ def _tipping_row(mech: str, rows: list[dict], target_log: float) -> dict:
 
 
 def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler, progress, hide):
-    if executor == "processes":
-        # One pool for the whole battery (cells run serially inside workers): identical results
-        # to the serial executor, without a pool start-up per cell.
-        with (
-            main_module_hidden(*hide),
-            ProcessPoolExecutor(workers or os.cpu_count(), mp_context=_mp_context()) as pool,
-        ):
-            return list(pool.map(_run_cell, cells, [opts] * len(cells)))
-    cell_opts = {
-        **opts,
-        "executor": executor,
-        "workers": workers,
-        "scheduler": scheduler,
-        "progress": progress,
-    }
-    return [_run_cell(cell, cell_opts) for cell in cells]
+    """Rows of every cell, in cell order, with a labelled progress bar over cells."""
+    bar = tqdm(
+        total=len(cells), desc="stress battery", unit="cell", disable=None if progress else True
+    )
+    with bar:
+        if executor == "processes":
+            # One pool for the whole battery (cells run serially inside workers): identical
+            # results to the serial executor, without a pool start-up per cell.
+            with process_pool(workers) as pool:
+                with main_module_hidden(*hide), launching():
+                    futures = [pool.submit(_run_cell, cell, opts) for cell in cells]
+                for future in as_completed(futures):
+                    future.result()
+                    bar.update()
+                return [f.result() for f in futures]
+        cell_opts = {**opts, "executor": executor, "workers": workers, "scheduler": scheduler}
+        rows = []
+        for cell in cells:
+            rows.append(_run_cell(cell, cell_opts))
+            bar.update()
+        return rows
 
 
 @checked

@@ -1,0 +1,166 @@
+"""Worker process pools that die with their parent, ignore Ctrl-C and run one BLAS thread.
+
+:func:`process_pool` is the one way reawaken starts worker processes (replicates, the stress
+battery, bootstraps). Its guarantees:
+
+* **Workers die with the main process**, even after ``kill -9``: each worker sets the Linux
+  parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, prctl(2)) and watches the main
+  process through a pidfd (pidfd_open(2), Linux >= 5.3; elsewhere by polling ``kill(pid, 0)``)
+  from a daemon thread, because under ``forkserver`` a worker's parent is the fork server, not
+  the main process. The fork server itself exits when the main process closes its end of the
+  "alive" pipe (which the kernel does on any death); the resource tracker exits when the last
+  process holding its pipe is gone.
+* **Ctrl-C reaches the main process only**: processes are launched with ``SIGINT`` ignored, a
+  disposition inherited across fork and exec, so the fork server and its workers never print a
+  ``KeyboardInterrupt`` traceback of their own; an interrupted (or SIGTERM-ed) main process
+  kills its workers at once instead of waiting for their running tasks.
+* **One BLAS/OpenMP thread per worker** (no oversubscription of the cores the pool already
+  fills): the thread-count variables of OpenBLAS, MKL, BLIS, OpenMP and numexpr are set to 1 in
+  the environment the workers (and the fork server) start with; the parent's environment is
+  restored at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["THREAD_VARIABLES", "cores", "launching", "mp_context", "process_pool", "worker_init"]
+
+#: Environment variables limiting BLAS/OpenMP/numexpr threads, set to 1 in workers.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_POLL_SECONDS = 0.5  # parent check interval where pidfds are unavailable
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity mask on Linux)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where available (safe in multi-threaded parents), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+    """``prctl(PR_SET_PDEATHSIG, sig)`` on Linux; False where unavailable."""
+    name = ctypes.util.find_library("c")
+    if not os.uname().sysname == "Linux" or name is None:
+        return False
+    libc = ctypes.CDLL(name, use_errno=True)
+    return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else (pid reused)
+        return False
+    return True
+
+
+def _watch(pid: int) -> None:
+    """Block until process ``pid`` exits, then end this process at once (no cleanup: the
+    results would have nowhere to go)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        while _alive(pid):
+            time.sleep(_POLL_SECONDS)
+    else:
+        select.select([fd], [], [])
+    os._exit(1)
+
+
+def worker_init(main_pid: int) -> None:
+    """Initializer of every worker: die with the main process ``main_pid`` and ignore SIGINT
+    (the main process handles Ctrl-C and kills its workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    _set_parent_death_signal()
+    if os.getppid() != parent or not _alive(main_pid):  # died before the signal was set
+        os._exit(1)
+    if parent != main_pid:  # forkserver: the parent is the fork server
+        threading.Thread(
+            target=_watch, args=(main_pid,), daemon=True, name="reawaken-watch"
+        ).start()
+
+
+@contextlib.contextmanager
+def launching() -> Iterator[None]:
+    """Submit a pool's first tasks (which start its workers) inside this block.
+
+    SIGINT is ignored and the BLAS/OpenMP thread variables are 1 while it runs, so processes
+    started here inherit both; the fork server (started here if it is not running) passes them
+    on to every worker it forks. The parent's handler and environment are restored on exit;
+    the signal is only touched in the main thread.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        if mp_context().get_start_method() == "forkserver":
+            multiprocessing.forkserver.ensure_running()
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL the pool's worker processes (an interrupted run does not wait for them)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+
+
+@contextlib.contextmanager
+def process_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
+    """A ``ProcessPoolExecutor`` of ``workers`` (default: all cores) processes with the
+    guarantees of the module docstring. Submit the first tasks inside :func:`launching`
+    (workers start on demand); on any exception, including Ctrl-C and SIGTERM, the workers
+    are killed before the exception propagates."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers or cores(),
+        mp_context=mp_context(),
+        initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
+    try:
+        yield pool
+    except BaseException:
+        kill_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
