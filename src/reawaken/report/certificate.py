@@ -145,11 +145,14 @@ def build_certificate(
     stress_reps: int,
     executor: str = "processes",
     progress: bool = False,
+    checkpoint: str | None = None,
 ) -> Certificate:
     """Compute the certificate of one finding (see module docstring).
 
     ``name`` is a shipped finding or a finding TOML file; ``scenario`` (a preset name or a
     scenario file, e.g. one written by ``reawaken calibrate``) defaults to the finding's preset.
+    ``checkpoint`` is a folder of replicate checkpoints (``run_replicates(checkpoint=...)``)
+    shared by the replicates, the power curve and the stress battery.
     """
     finding = load_finding(name)
     scenario = load_scenario_for_finding(name, scenario)
@@ -170,7 +173,12 @@ def build_certificate(
     figures.update({f"{k}_one_cohort": v for k, v in one.figures.items() if k in ("km", "cif")})
 
     reps_table = run_replicates(
-        scenario, reps=reps, seed=seed, executor=executor, progress=progress
+        scenario,
+        reps=reps,
+        seed=seed,
+        executor=executor,
+        progress=progress,
+        checkpoint=checkpoint,
     ).data
     ok = reps_table.dropna(subset=["log_estimate"])
     log_est = ok["log_estimate"].to_numpy()
@@ -236,13 +244,23 @@ def build_certificate(
     )
 
     ns = sorted({max(500, int(scenario.n * f)) for f in (0.5, 1.0, 2.0)})
-    curve = simulate_power(scenario, n_grid=ns, reps=power_reps, seed=seed, executor=executor).table
+    curve = simulate_power(
+        scenario,
+        n_grid=ns,
+        reps=power_reps,
+        seed=seed,
+        executor=executor,
+        progress=progress,
+        checkpoint=checkpoint,
+    ).table
     battery = run_battery(
         scenario,
         finding,
         reps=stress_reps,
         seed=seed,
         executor=executor if executor != "dask" else "serial",
+        progress=progress,
+        checkpoint=checkpoint,
     )
     for t in battery.tipping_points.itertuples():
         where = (
