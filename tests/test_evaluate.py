@@ -344,3 +344,62 @@ def test_known_truth_bias_within_4_mcse(truth):
     # the model SE tracks the empirical SE within 4 MCSE of the relative error
     assert abs(perf.estimate("relative_error_model_se")) < 4 * perf.mcse("relative_error_model_se")
     assert "true log effect 0.4700" in perf.summary()
+
+
+def _interrupt(folder) -> int:
+    """Keep the first half of every checkpoint in ``folder`` (the rows an interrupted run had
+    written); returns the rows removed."""
+    from reawaken.io import write_table
+
+    removed = 0
+    for path in sorted(folder.glob("*.parquet")):
+        table = pd.read_parquet(path)
+        kept = table.iloc[: len(table) // 2].copy()
+        kept.attrs = table.attrs
+        write_table(kept, path)
+        removed += len(table) - len(kept)
+    return removed
+
+
+def test_checkpoint_folder_names_one_file_per_call(truth, tmp_path):
+    folder = tmp_path / "ckpt"
+    first = run_replicates(truth, reps=4, seed=11, executor="serial", checkpoint=folder)
+    run_replicates(truth, reps=4, seed=12, executor="serial", checkpoint=folder)
+    run_replicates(truth, reps=4, seed=11, n=2000, executor="serial", checkpoint=folder)
+    files = sorted(folder.glob("*.parquet"))
+    assert len(files) == 3 and all(f.name.startswith("truth_tv-") for f in files)
+    assert _interrupt(folder) == 6
+    again = run_replicates(truth, reps=4, seed=11, executor="serial", checkpoint=folder)
+    assert again.computed == 2
+    pd.testing.assert_frame_equal(again.data, first.data, check_exact=True)
+    with pytest.raises(ReawakenError, match="not both"):
+        run_replicates(truth, reps=2, seed=1, out=tmp_path / "x.parquet", checkpoint=folder)
+    with pytest.raises(InputFileError, match="is a file"):
+        run_replicates(truth, reps=2, seed=1, executor="serial", checkpoint=files[0])
+
+
+def test_power_simulate_resumes_from_checkpoints_to_identical_bytes(truth, tmp_path, monkeypatch):
+    """An interrupted `power simulate --checkpoint DIR` rerun computes only the missing
+    replicates and writes the same bytes as a run without checkpoints."""
+    from reawaken import evaluate
+    from reawaken.cli import main
+
+    scenario = tmp_path / "truth.toml"
+    scenario.write_text(TRUTH)
+    calls = []
+    one = evaluate._one
+    monkeypatch.setattr(evaluate, "_one", lambda *a: calls.append(a[2]) or one(*a))
+    base = ["power", "simulate", "--scenario", str(scenario), "--reps", "6", "--seed", "3"]
+    base += ["--n", "2000,3000", "--executor", "serial", "--no-progress", "--out"]
+    ckpt = ["--checkpoint", str(tmp_path / "ckpt")]
+    assert main([*base, str(tmp_path / "plain")]) == 0
+    assert main([*base, str(tmp_path / "first"), *ckpt]) == 0
+    assert len(calls) == 24 and len(list((tmp_path / "ckpt").glob("*.parquet"))) == 2
+    removed = _interrupt(tmp_path / "ckpt")
+    calls.clear()
+    assert main([*base, str(tmp_path / "resumed"), *ckpt]) == 0
+    assert len(calls) == removed == 6
+    for name in ("power_simulated.csv", "power.json"):
+        plain = (tmp_path / "plain" / name).read_bytes()
+        assert (tmp_path / "resumed" / name).read_bytes() == plain
+        assert (tmp_path / "first" / name).read_bytes() == plain

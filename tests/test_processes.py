@@ -97,7 +97,7 @@ def _start() -> tuple[subprocess.Popen, dict[int, str]]:
         time.sleep(0.1)
     proc.kill()
     _kill_all(seen)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     pytest.fail(f"workers never started (status {proc.returncode}): {err.decode()[-2000:]}")
 
 
@@ -127,7 +127,7 @@ def test_interrupt_prints_one_line_and_stops_the_workers(sig):
     proc, procs = _start()
     try:
         os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C: the whole process group
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         left = _wait_gone(procs)
     finally:
         proc.kill()
@@ -150,7 +150,7 @@ def test_interrupt_during_worker_start_up_prints_one_line():
             seen |= _descendants(proc.pid)
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         seen |= _descendants(proc.pid)
         left = _wait_gone(seen)
     finally:

@@ -182,9 +182,16 @@ def _evaluate(
     workers: int | None,
     progress: bool,
     se_target: str = "model",
+    checkpoint: str | None = None,
 ) -> dict[str, float]:
     table = run_replicates(
-        scenario, reps=reps, seed=seed, executor=executor, workers=workers, progress=progress
+        scenario,
+        reps=reps,
+        seed=seed,
+        executor=executor,
+        workers=workers,
+        progress=progress,
+        checkpoint=checkpoint,
     ).data
     failed = table["error"].dropna()
     if len(failed) > MAX_FAILED_SHARE * reps:
@@ -304,6 +311,7 @@ def calibrate_to_finding(
     command: str | None = None,
     progress: bool = False,
     se_target: str = DEFAULT_SE_TARGET,
+    checkpoint: str | None = None,
 ) -> CalibrationResult:
     """Solve a template's baseline, effect and infection level for a reported finding.
 
@@ -321,8 +329,9 @@ def calibrate_to_finding(
         :class:`~reawaken.scenario_toml.EffectShape`); default: the template's profile.
     reps, seed : int
         Replicates per iteration and the root seed (same seed, same file).
-    executor, workers
-        Passed to :func:`reawaken.evaluate.run_replicates`.
+    executor, workers, checkpoint
+        Passed to :func:`reawaken.evaluate.run_replicates` (``checkpoint``: a folder of
+        per-iteration checkpoints, so a rerun resumes where it stopped).
     max_iterations : int
         An :class:`AnalysisError` if not converged by then (nothing is written).
     command : str, optional
@@ -369,7 +378,7 @@ def calibrate_to_finding(
         for iteration in range(1, max_iterations + 1):
             body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
             scenario = parse_scenario_text(body, f"calibrated {label}")
-            stats = _evaluate(scenario, reps, seed, pool, workers, progress, se_target)
+            stats = _evaluate(scenario, reps, seed, pool, workers, progress, se_target, checkpoint)
             share = documented_share(scenario, seed)
             rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
             d_est = stats["median_log_estimate"] - target_log

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, schema
-from .cli_args import PERSONS, SEED, integer, number
+from .cli_args import CHECKPOINT_HELP, PERSONS, SEED, integer, number, number_list
 from .cli_build_cohort import add_build_cohort_parser
 from .cli_calibrate import add_calibrate_parser
 from .cli_methods import add_methods_check_parser, add_truth_parser
@@ -141,6 +141,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             stress_reps=args.stress_reps,
             executor=args.executor,
             progress=not args.no_progress,
+            checkpoint=args.checkpoint,
         )
         for name in names
     ]
@@ -171,19 +172,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         design=args.design,
         rng=np.random.default_rng(args.seed),
         covariates=covariates,
+        formula=args.formula,
         controls=args.controls,
         exact=exact,
         caliper=caliper,
         test_window_days=args.test_window,
         cause=args.cause,
+        times=args.times,
+        landmark=args.landmark,
+        ties=args.ties,
+        duration=args.duration,
+        event=args.event,
+        exposure=args.exposure,
     )
     paths = write_analysis(output, args.out, overwrite=args.overwrite)
-    payload = {
-        "design": output.design,
-        "estimates": output.estimates.to_dict(orient="records"),
-        "tests": output.tests.to_dict(orient="records"),
-        "files": [str(p) for p in paths],
-    }
+    payload = {**output.to_dict(), "files": [str(p) for p in paths]}
     _emit(payload, args.json, f"{output.summary()}\nwrote {len(paths)} files to {args.out}")
     return 0
 
@@ -227,9 +230,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--design",
         required=True,
-        choices=["time-varying", "matched", "naive"],
-        help="time-varying Cox, exposure-density matched analyses, or the naive "
-        "ever-exposed model (immortal time bias, for teaching)",
+        choices=["time-varying", "matched", "naive", "time-fixed"],
+        help="time-varying Cox, exposure-density matched analyses, the naive ever-exposed "
+        "model (immortal time bias, for teaching), or time-fixed: an exposure known at "
+        "baseline in a one-row-per-person table (needs --duration)",
+    )
+    p.add_argument(
+        "--formula",
+        help="model formula instead of --covariates, e.g. 'exposed + age + C(stage) + her2' "
+        "(C() dummy coding, a:b interactions, bs(age, df=4) splines)",
+    )
+    p.add_argument(
+        "--times",
+        type=number_list(number(0, example="--times 365,730"), "--times 365,730"),
+        help="report the curves at these times, e.g. 365,730 (unit of the data; default: "
+        "the at-risk table times)",
+    )
+    p.add_argument(
+        "--landmark",
+        type=number(0, example="--landmark 180"),
+        default=180.0,
+        help="landmark day of the landmark curves (time-varying; default %(default)g)",
+    )
+    p.add_argument(
+        "--ties",
+        choices=["efron", "breslow"],
+        default="efron",
+        help="tie handling of the Cox models (default efron, as R's coxph)",
+    )
+    p.add_argument("--duration", help="follow-up time column (time-fixed)")
+    p.add_argument(
+        "--event", default=schema.EVENT, help="event column (time-fixed; default %(default)s)"
+    )
+    p.add_argument(
+        "--exposure",
+        default="exposed",
+        help="baseline exposure column (time-fixed; default %(default)s)",
     )
     p.add_argument(
         "--controls",
@@ -304,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replicates per stress-battery cell (default 10)",
     )
     p.add_argument("--executor", choices=["processes", "serial"], default="processes")
+    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
     p.add_argument("--out", default="report", help="report folder (default: report)")
     add_overwrite(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

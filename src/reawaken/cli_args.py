@@ -136,3 +136,8 @@ SEED = integer(0, MAX_SEED, example="--seed 2025", bound=">= 0 (and below 2^63)"
 REPS = integer(1, example="--reps 200")
 WORKERS = integer(1, 1024, example="--workers 2")
 PERSONS = integer(1, example="--n 5000")
+CHECKPOINT_HELP = (
+    "folder of replicate checkpoints (one file per replicate run, named from its inputs): a "
+    "rerun with the same options after an interruption computes only the missing replicates "
+    "and gives the same output"
+)

@@ -13,7 +13,7 @@ from .calibration import (
     calibrate_to_finding,
     canonical_command,
 )
-from .cli_args import PERSONS, REPS, SEED, WORKERS, integer, number, text_line
+from .cli_args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, integer, number, text_line
 from .errors import InputFileError, ScenarioError
 from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
 from .io import write_text_atomic
@@ -95,6 +95,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         command=command,
         progress=not args.no_progress,
         se_target=args.se_target,
+        checkpoint=args.checkpoint,
     )
     write_text_atomic(out, result.text)
     implied = result.implied
@@ -177,5 +178,6 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
     p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
     p.add_argument("--out", required=True, help="scenario file to write (.toml, atomically)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_calibrate)

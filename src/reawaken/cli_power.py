@@ -9,7 +9,17 @@ import argparse
 
 import numpy as np
 
-from .cli_args import PERSONS, REPS, SEED, WORKERS, integer, number, number_list, scheduler
+from .cli_args import (
+    CHECKPOINT_HELP,
+    PERSONS,
+    REPS,
+    SEED,
+    WORKERS,
+    integer,
+    number,
+    number_list,
+    scheduler,
+)
 from .errors import AnalysisError
 from .io import write_table, write_text_atomic
 from .outputs import dumps_json, output_directory
@@ -101,6 +111,7 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "scheduler": args.scheduler,
         "progress": not args.no_progress,
+        "checkpoint": args.checkpoint,
     }
     if args.target is not None:
         if hrs:
@@ -239,6 +250,7 @@ def add_power_parser(sub, parser_class, default_seed: int) -> None:
         "--scheduler", type=scheduler, help="Dask scheduler address, e.g. tcp://HOST:8786"
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
     p.add_argument("--out", help="folder for the table (CSV, JSON) and the power curve")
     _add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_args import PERSONS, REPS, SEED, WORKERS, scheduler
+from .cli_args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, scheduler
 from .errors import AnalysisError
 from .findings import list_findings, load_finding
 from .io import write_table, write_text_atomic
@@ -45,6 +45,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         n=args.n,
         progress=not args.no_progress,
+        checkpoint=args.checkpoint,
     )
     ev = evalue_for_finding(finding)
     payload = {
@@ -81,7 +82,8 @@ def add_stress_parser(sub, default_seed: int) -> None:
     p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
     p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
     p.add_argument("--scheduler", type=scheduler, help="Dask scheduler address")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
     p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
     p.add_argument(
         "--overwrite",

@@ -52,6 +52,7 @@ __all__ = [
     "MEASURES",
     "Performance",
     "ReplicateTable",
+    "checkpoint_path",
     "performance",
     "reps_for_mcse",
     "run_replicates",
@@ -261,6 +262,19 @@ def _fingerprint(scenario: Scenario) -> str:
     return hashlib.sha256(repr(scenario).encode("utf-8")).hexdigest()
 
 
+def checkpoint_path(folder: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
+    """``folder/<scenario>-<fingerprint>.parquet``: sha256 of the seed, the scenario and the
+    analysis (not ``reps``, which a rerun may grow); the folder is created if missing."""
+    keys = ("format", "seed", "scenario", "scenario_sha256", "analysis")
+    digest = hashlib.sha256(repr([meta[k] for k in keys]).encode("utf-8")).hexdigest()[:20]
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in meta["scenario"])[:60]
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise InputFileError(f"checkpoint folder {path} is a file; fix: name a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{name}-{digest}.parquet"
+
+
 def _load_checkpoint(path: Path, meta: dict[str, Any]) -> pd.DataFrame | None:
     """Rows of an earlier run with the same seed, scenario and analysis, or ``None``."""
     if not path.exists():
@@ -368,6 +382,7 @@ def run_replicates(
     progress: bool = False,
     n: int | None = None,
     true_effect: float | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> ReplicateTable:
     """Simulate and analyse ``reps`` seeded replicates of a scenario.
 
@@ -402,7 +417,7 @@ def run_replicates(
         seed, scenario, ``n`` and analysis computes only the replicates it lacks (``reps`` may
         grow); a file from another run is refused.
     progress : bool, default False
-        Show a progress bar over replicates.
+        Show a progress bar over replicates (on a terminal only), labelled with the scenario.
     n : int, optional
         Cohort size, replacing ``scenario.n``.
     true_effect : float, optional
@@ -410,6 +425,10 @@ def run_replicates(
         study analysis of a scenario with a stored defined truth (a preset, its null or reduced
         version: :func:`reawaken.truth.stored_truth`) gets that truth, so an OR design is
         judged against its own OR, never against the simulator's HR; otherwise NaN.
+    checkpoint : str or path-like, optional
+        A folder of checkpoints (created if missing): ``out`` becomes the file
+        :func:`checkpoint_path` names from a fingerprint of this call's inputs, so the calls
+        of a long command each resume their own file. Excludes ``out``.
 
     Returns
     -------
@@ -442,6 +461,10 @@ def run_replicates(
     seed, reps = int(seed), int(reps)
     meta = {"format": _FORMAT, "seed": seed, "reps": reps, "scenario": scenario.name}
     meta |= {"scenario_sha256": _fingerprint(scenario), "analysis": _analysis_name(analysis)}
+    if checkpoint is not None:
+        if out is not None:
+            raise ReawakenError("give out= (one file) or checkpoint= (a folder), not both")
+        out = checkpoint_path(checkpoint, meta)
     path = None if out is None else Path(out)
     if path is not None and path.suffix.lower() != ".parquet":
         raise InputFileError(f"checkpoint {path} must be a .parquet file; fix: --out run.parquet")
@@ -453,8 +476,8 @@ def run_replicates(
     children = np.random.SeedSequence(seed).spawn(reps)
     jobs = [(i, children[i]) for i in range(reps) if i not in done]
 
-    bar = tqdm(total=reps, initial=reps - len(jobs), disable=not progress, unit="rep")
-    bar.set_description(scenario.name)
+    show = None if progress else True  # None: only on a terminal
+    bar = tqdm(total=reps, initial=reps - len(jobs), disable=show, unit="rep", desc=scenario.name)
 
     def on_chunk(rows: list[Row]) -> None:
         done.update((r["rep"], r) for r in rows)

@@ -97,6 +97,7 @@ def simulate_power(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
+    checkpoint: str | None = None,
 ) -> PowerCurve:
     """Power of the scenario's study analysis over a grid of cohort sizes and true HRs.
 
@@ -112,6 +113,9 @@ def simulate_power(
         Replicates per grid point and the root seed shared by all points (common random numbers).
     alpha : float
         Two-sided significance level.
+    checkpoint : str, optional
+        Folder of per-grid-point checkpoints (``run_replicates(checkpoint=...)``): a rerun
+        after an interruption computes only the missing replicates.
 
     Returns
     -------
@@ -140,6 +144,7 @@ def simulate_power(
                 scheduler=scheduler,
                 n=n,
                 progress=progress,
+                checkpoint=checkpoint,
             ).data
             for hr, n in grid
         ]

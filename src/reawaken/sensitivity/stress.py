@@ -381,8 +381,12 @@ def run_battery(
     scheduler: str | None = None,
     n: int | None = None,
     progress: bool = False,
+    checkpoint: str | None = None,
 ) -> StressResult:
     """Run the battery (see module docstring) and find each mechanism's tipping point.
+
+    ``checkpoint`` is a folder of per-cell checkpoints (``run_replicates(checkpoint=...)``):
+    a rerun after an interruption computes only the missing replicates.
 
     Raises
     ------
@@ -404,7 +408,7 @@ def run_battery(
             for s in grid:
                 sc, an = apply_mechanism(base, mech, s, analysis)
                 cells.append((mech, s, truth, sc, an))
-    opts = {"reps": reps, "seed": seed, "n": n}
+    opts = {"reps": reps, "seed": seed, "n": n, "checkpoint": checkpoint}
     rows = _run_cells(cells, opts, executor, workers, scheduler, progress, (scenario, analysis))
     target = np.log(finding.estimate)
     tips = [_tipping_row(mech, rows, target) for mech in names]
