@@ -4,8 +4,10 @@ Designs
 -------
 ``time-varying``
     Cox model with documented exposure as a time-varying covariate (adjusted for the
-    covariates), HR by window since exposure (0-90, 90-365, 365+ days), PH test; figure:
-    cumulative incidence of the outcome and the competing event (whole cohort).
+    covariates or a formula), HR by window since exposure (0-90, 90-365, 365+ days), PH test;
+    figures: Simon–Makuch curves (persons move to the exposed curve on the exposure day),
+    landmark curves (exposure fixed at a landmark day, follow-up from it), each with its
+    caveat, and the cumulative incidence of the outcome and the competing event.
 ``matched``
     Exposure-density matching (``controls`` per exposed person, ``exact``/``caliper``
     constraints, optional test window), then the set-stratified Cox model, the matched OR
@@ -16,6 +18,16 @@ Designs
 ``naive``
     The "ever exposed" Cox model that commits immortal time bias, labelled as such (teaching);
     figure: KM by ever-exposed from entry, labelled biased.
+``time-fixed``
+    An exposure known at baseline in a one-row-per-person table (not the cohort contract):
+    KM by exposure group with censoring marks and an at-risk table, log-rank test, Cox model
+    (:mod:`reawaken.analyze_time_fixed`).
+
+Models take ``covariates`` (numeric columns) or a ``formula`` (``"exposed + age + C(stage)"``,
+:mod:`reawaken.analysis.formula`; the exposure is the variable ``exposed``, ever-exposed in the
+naive design). Every model's full coefficient table is reported with its measure (HR, OR,
+SHR), distinct persons and events (and rows where they differ), and survival curves are
+reported at chosen ``times`` (:mod:`reawaken.analyze_output`).
 
 Everything is computed in memory first; :func:`write_analysis` then writes the output folder
 whole or not at all, so a failed run leaves no partial output and a rerun into the same folder
@@ -25,7 +37,7 @@ whole or not at all, so a failed run leaves no partial output and a rerun into t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +49,19 @@ from .analysis.competing import cumulative_incidence, gray_test
 from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_by_window
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
+from .analysis.formula import drop_variable, formula_variables
 from .analysis.km import kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.matched_variance import matched_score_test
 from .analysis.results import ModelResult
+from .analyze_curves import exposure_curve_outputs
+from .analyze_output import (
+    ESTIMATE_COLUMNS,
+    AnalysisOutput,
+    estimate_rows,
+    person_counts,
+    survival_rows,
+)
 from .checks import checked
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density
@@ -51,52 +72,14 @@ from .report.balance import love_plot
 from .report.figures import save_figure
 from .report.plots import plot_curves_with_at_risk
 
-DESIGNS = ("time-varying", "matched", "naive")
+DESIGNS = ("time-varying", "matched", "naive", "time-fixed")
 #: Most controls per exposed person: 1:K matching has efficiency K/(K+1) (99% at 100) and
 #: statsmodels' conditional likelihood recurses once per member of a set (Python's recursion
 #: limit ended a 1:1,000,000 request in a RecursionError).
 MAX_CONTROLS = 100
-ESTIMATE_COLUMNS = (
-    "analysis",
-    "term",
-    "coef",
-    "se",
-    "robust_se",
-    "shared_members_se",
-    "variance",
-    "ratio",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n",
-    "events",
-)
-
-
-@dataclass(frozen=True, eq=False)
-class AnalysisOutput:
-    """Tidy results of one design: estimates, tests, balance, figures (not yet saved)."""
-
-    design: str
-    estimates: pd.DataFrame
-    tests: pd.DataFrame
-    balance: pd.DataFrame | None
-    notes: tuple[str, ...]
-    figures: Mapping[str, Figure] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        lines = [f"design: {self.design}"]
-        for r in self.estimates.itertuples():
-            lines.append(
-                f"  {r.analysis:<44} {r.term:<18} {r.ratio:7.3f} "
-                f"({r.ci_low:.3f}-{r.ci_high:.3f}) p={r.p_value:.3g}"
-            )
-        for r in self.tests.itertuples():
-            lines.append(
-                f"  {r.test:<44} statistic {r.statistic:.3f} (df {r.df}) p={r.p_value:.3g}"
-            )
-        lines.extend(f"  note: {n}" for n in self.notes)
-        return "\n".join(lines)
+#: Default landmark of the time-varying design's landmark curves (days since entry).
+DEFAULT_LANDMARK_DAYS = 180.0
+__all__ = ["DESIGNS", "ESTIMATE_COLUMNS", "AnalysisOutput", "run_analysis", "write_analysis"]
 
 
 @checked
@@ -119,30 +102,6 @@ def parse_match_on(spec: str | None) -> tuple[list[str], dict[str, float]]:
     return exact, caliper
 
 
-def _rows(result: ModelResult, analysis: str, terms: Sequence[str] | None = None) -> pd.DataFrame:
-    t = result.table
-    if terms is not None:
-        t = t[t["term"].isin(terms)]
-    out = pd.DataFrame(
-        {
-            "analysis": analysis,
-            "term": t["term"],
-            "coef": t["coef"],
-            "se": t["se"],
-            "robust_se": t["robust_se"] if "robust_se" in t else np.nan,
-            "shared_members_se": t["shared_members_se"] if "shared_members_se" in t else np.nan,
-            "variance": result.variance_name,
-            "ratio": t["hr"],
-            "ci_low": t["ci_low"],
-            "ci_high": t["ci_high"],
-            "p_value": t["p_value"],
-            "n": result.n,
-            "events": result.events,
-        }
-    )
-    return out[list(ESTIMATE_COLUMNS)]
-
-
 def _tests_frame(rows: list[tuple[str, float, int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test", "statistic", "df", "p_value"])
 
@@ -156,6 +115,18 @@ def _cif_figure(data, duration, event, cause, group, title) -> Figure | None:
     )
 
 
+@dataclass(frozen=True)
+class _Options:
+    """Model options shared by the cohort designs."""
+
+    covariates: list[str]
+    formula: str | None
+    cause: int
+    ties: str
+    times: list[float] | None
+    landmark: float
+
+
 @checked(skip=("cohort",))
 def run_analysis(
     cohort: pd.DataFrame,
@@ -163,19 +134,33 @@ def run_analysis(
     design: str,
     rng: np.random.Generator,
     covariates: Sequence[str] | None = None,
+    formula: str | None = None,
     controls: int = 4,
     exact: Sequence[str] = (),
     caliper: Mapping[str, float] | None = None,
     test_window_days: float | None = None,
     cause: int = 1,
+    times: Sequence[float] | None = None,
+    landmark: float = DEFAULT_LANDMARK_DAYS,
+    ties: str = "efron",
+    duration: str | None = None,
+    event: str = schema.EVENT,
+    exposure: str = "exposed",
 ) -> AnalysisOutput:
     """Run ``design`` on a validated Cohort table (see module docstring).
+
+    ``duration``, ``event`` and ``exposure`` name the columns of a ``time-fixed`` table
+    (:func:`reawaken.analyze_time_fixed.run_time_fixed`); the other designs read the cohort
+    contract's columns. ``times`` are the times (days since entry / index, or the unit of
+    ``duration``) at which curves are reported; ``landmark`` is the landmark day of the
+    time-varying design's landmark curves.
 
     Raises
     ------
     AnalysisError
         For an unknown design, ``controls`` outside ``1..MAX_CONTROLS``, a ``cause`` that is
-        not a positive event code, or data the design cannot use.
+        not a positive event code, both or neither of covariates and formula where one is
+        needed, a formula without the exposure, or data the design cannot use.
     CohortError
         If the cohort breaks the data contract.
     """
@@ -187,13 +172,75 @@ def run_analysis(
         "controls", controls, 1, MAX_CONTROLS, "controls=4 (more than 100 add < 1% efficiency)"
     )
     _check_whole("cause", cause, 1, None, "cause=1")
-    check = schema.validate_cohort(cohort, covariates=covariates)
-    covs = list(check.covariates)
+    if covariates is not None and formula is not None:
+        raise AnalysisError(
+            "give covariates or a formula, not both; fix: put the covariates in the formula, "
+            "e.g. 'exposed + age + C(stage)'"
+        )
+    if design == "time-fixed":
+        from .analyze_time_fixed import run_time_fixed
+
+        if duration is None:
+            raise AnalysisError(
+                "the time-fixed design needs the follow-up time column; fix: pass duration= "
+                "(--duration), e.g. --duration week"
+            )
+        return run_time_fixed(
+            cohort,
+            duration=duration,
+            event=event,
+            exposure=exposure,
+            covariates=covariates,
+            formula=formula,
+            cause=cause,
+            times=_grid(times),
+            ties=ties,
+        )
+    if formula is not None:
+        _check_formula_design(design, formula)
+    check = schema.validate_cohort(cohort, covariates=[] if formula else covariates)
+    opts = _Options(list(check.covariates), formula, cause, ties, _grid(times), landmark)
     if design == "time-varying":
-        return _time_varying(cohort, covs, cause)
+        return _time_varying(cohort, opts)
     if design == "naive":
-        return _naive(cohort, covs, cause)
-    return _matched(cohort, covs, cause, rng, controls, exact, caliper or {}, test_window_days)
+        return _naive(cohort, opts)
+    return _matched(
+        cohort,
+        opts.covariates,
+        cause,
+        rng,
+        controls,
+        exact,
+        caliper or {},
+        test_window_days,
+        times=opts.times,
+        ties=ties,
+    )
+
+
+def _grid(times: Sequence[float] | None) -> list[float] | None:
+    if times is None:
+        return None
+    grid = [float(t) for t in times]
+    if not grid or not all(np.isfinite(t) and t >= 0 for t in grid):
+        raise AnalysisError(
+            f"times must be a non-empty list of finite times >= 0, got {times!r}; fix: pass "
+            "e.g. times=[365, 730] (--times 365,730)"
+        )
+    return sorted(set(grid))
+
+
+def _check_formula_design(design: str, formula: str) -> None:
+    if design == "matched":
+        raise AnalysisError(
+            "--formula is for the time-varying, naive and time-fixed designs; matched sets "
+            "already condition on the matching variables; fix: match on them with --match-on"
+        )
+    if "exposed" not in formula_variables(formula):
+        raise AnalysisError(
+            f"formula {formula!r} does not use the exposure; fix: include the variable "
+            "'exposed', e.g. 'exposed + age + C(stage)'"
+        )
 
 
 def _check_whole(name: str, value: object, lo: int, hi: int | None, example: str) -> None:
@@ -205,80 +252,136 @@ def _check_whole(name: str, value: object, lo: int, hi: int | None, example: str
         )
 
 
-def _time_varying(cohort: pd.DataFrame, covs: list[str], cause: int) -> AnalysisOutput:
-    episodes = split_at_exposure(cohort, covariates=covs, event_code=cause)
+def _time_varying_models(
+    cohort: pd.DataFrame, opts: _Options
+) -> tuple[list[pd.DataFrame], ModelResult, list[str]]:
+    """The time-varying Cox model (all terms) and the HR-by-window model (window terms)."""
+    variables = (
+        [v for v in formula_variables(opts.formula) if v != "exposed"]
+        if opts.formula
+        else opts.covariates
+    )
+    episodes = split_at_exposure(cohort, covariates=variables, event_code=opts.cause)
     tv = fit_cox(
         episodes,
         start="start",
         stop="stop",
         event="event",
-        covariates=["exposed", *covs],
+        covariates=None if opts.formula else ["exposed", *opts.covariates],
+        formula=opts.formula,
         cluster=schema.ID,
+        ties=opts.ties,
     )
-    ph = ph_test(tv)
-    parts = [_rows(tv, "time-varying Cox (cause-specific, robust SE)", ["exposed"])]
-    notes = [
-        "curves by exposure are not drawn for a time-varying exposure (ever-exposed groups "
-        "would carry immortal time); use --design matched for curves by arm"
-    ]
+    counts = person_counts(episodes[schema.ID].to_numpy(), episodes["event"].to_numpy())
+    parts = [estimate_rows(tv, "time-varying Cox (cause-specific, robust SE)", "HR", counts)]
+    notes = []
+    adjust, dropped = drop_variable(opts.formula, "exposed") if opts.formula else (None, [])
+    if [d for d in dropped if d != "exposed"]:
+        notes.append(
+            f"HR by window leaves out the exposure terms {', '.join(dropped)} of the formula"
+        )
     try:
-        windows = hr_by_window(cohort, covariates=covs, cause=cause)
+        windows = hr_by_window(
+            cohort,
+            covariates=[] if opts.formula else opts.covariates,
+            cause=opts.cause,
+            ties=opts.ties,
+            adjust=adjust,
+        )
         terms = [t for t in windows.table["term"] if t.startswith("window_")]
-        parts.append(_rows(windows, "time-varying Cox, HR by window since exposure", terms))
+        label = "time-varying Cox, HR by window since exposure (same adjustment)"
+        parts.append(estimate_rows(windows, label, "HR", counts, terms))
     except AnalysisError as exc:
         notes.append(f"HR by window not estimable (too few events per window): {exc}")
-    estimates = pd.concat(parts, ignore_index=True)
-    ph_row = ph.table[ph.table["term"] == "exposed"].iloc[0]
+    return parts, tv, notes
+
+
+def _time_varying(cohort: pd.DataFrame, opts: _Options) -> AnalysisOutput:
+    parts, tv, notes = _time_varying_models(cohort, opts)
+    ph = ph_test(tv).table
+    exposure_rows = ph[ph["term"].isin(["exposed", "GLOBAL"])]
     tests = _tests_frame(
         [
             (
-                "PH test for exposure (scaled Schoenfeld, KM time)",
-                ph_row["statistic"],
-                1,
-                ph_row["p_value"],
+                "PH test for exposure (scaled Schoenfeld, KM time)"
+                if r.term == "exposed"
+                else "PH test, global (scaled Schoenfeld, KM time)",
+                r.statistic,
+                int(r.df),
+                r.p_value,
             )
+            for r in exposure_rows.itertuples()
         ]
     )
+    figures, rows, captions, curve_notes = exposure_curve_outputs(
+        cohort, cause=opts.cause, landmark=opts.landmark, times=opts.times
+    )
     data = cohort.assign(_t=cohort[schema.EVENT_DAY] - cohort[schema.ENTRY_DAY])
-    figures = {}
     fig = _cif_figure(
-        data, "_t", schema.EVENT, cause, None, "Cumulative incidence of the outcome, whole cohort"
+        data,
+        "_t",
+        schema.EVENT,
+        opts.cause,
+        None,
+        "Cumulative incidence of the outcome, whole cohort",
     )
     if fig is not None:
         figures["cif"] = fig
-    return AnalysisOutput("time-varying", estimates, tests, None, tuple(notes), figures)
+    return AnalysisOutput(
+        "time-varying",
+        pd.concat(parts, ignore_index=True),
+        tests,
+        None,
+        tuple(notes + curve_notes),
+        figures,
+        survival=pd.concat(rows, ignore_index=True),
+        captions=captions,
+    )
 
 
-def _naive(cohort: pd.DataFrame, covs: list[str], cause: int) -> AnalysisOutput:
-    naive = fit_naive_ever_exposed(cohort, covariates=covs, cause=cause)
+def _naive(cohort: pd.DataFrame, opts: _Options) -> AnalysisOutput:
+    naive = fit_naive_ever_exposed(
+        cohort,
+        covariates=opts.covariates,
+        cause=opts.cause,
+        ties=opts.ties,
+        formula=opts.formula,
+    )
     data = cohort.assign(
         _t=cohort[schema.EVENT_DAY] - cohort[schema.ENTRY_DAY],
         ever_exposed=np.where(cohort[schema.EXPOSURE_DAY].notna(), "ever exposed", "never exposed"),
     )
-    km = kaplan_meier(data, duration="_t", event=schema.EVENT, group="ever_exposed", cause=cause)
+    km = kaplan_meier(
+        data, duration="_t", event=schema.EVENT, group="ever_exposed", cause=opts.cause
+    )
+    title = "Ever vs never exposed from entry: BIASED by immortal time"
     fig = plot_curves_with_at_risk(
         km.table,
         km.at_risk,
         estimate="survival",
         ylabel="Outcome-free survival",
         xlabel="Days since entry",
-        title="Ever vs never exposed from entry: BIASED by immortal time",
+        title=title,
     )
     notes = (
         "naive design: exposure classified from entry by whether it ever happens; "
         "this credits pre-exposure survival to the exposed (immortal time bias)",
     )
+    counts = person_counts(cohort[schema.ID].to_numpy(), data[schema.EVENT] == opts.cause)
     return AnalysisOutput(
         "naive",
-        _rows(naive, naive.method, ["ever_exposed"]),
+        estimate_rows(naive, naive.method, "HR", counts),
         _tests_frame([]),
         None,
         notes,
         {"km_naive": fig},
+        survival=survival_rows(km, "Kaplan-Meier from entry (BIASED)", opts.times),
     )
 
 
-def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> AnalysisOutput:
+def _matched(
+    cohort, covs, cause, rng, controls, exact, caliper, window, *, times=None, ties="efron"
+) -> AnalysisOutput:
     """Matched design. Persons recur across sets (reused controls, controls later exposed), so
     the Cox, OR and Fine-Gray SEs are the shared-members ones (model and person-robust SEs in
     their columns) and the log-rank test is replaced by the set-stratified robust score test
@@ -294,11 +397,12 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
         covariates=covs,
     )
     data = matched.data
-    cox = fit_matched_cox(data, cause=cause)
+    cox = fit_matched_cox(data, cause=cause, ties=ties)
     odds = matched_odds_ratio(data, cause=cause)
+    counts = person_counts(data[schema.ID].to_numpy(), data[schema.EVENT] == cause)
     estimates = [
-        _rows(cox, "matched Cox (set-stratified, shared-members SE)", ["exposed"]),
-        _rows(odds, "matched OR (conditional logistic, shared-members SE)", ["exposed"]),
+        estimate_rows(cox, "matched Cox (set-stratified, shared-members SE)", "HR", counts),
+        estimate_rows(odds, "matched OR (conditional logistic, shared-members SE)", "OR", counts),
     ]
     notes = [line for line in matched.report.summary().splitlines()]
     if (data[schema.EVENT] > 0).any() and (data[schema.EVENT] != cause).any():
@@ -313,7 +417,7 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
                 sets="set_id",
             )
             label = "Fine-Gray subdistribution HR (not set-stratified, shared-members SE)"
-            estimates.append(_rows(fg, label, ["exposed"]))
+            estimates.append(estimate_rows(fg, label, "SHR", counts, ["exposed"]))
         except AnalysisError as exc:
             notes.append(f"Fine-Gray model not estimable: {exc}")
     score = matched_score_test(data, cause=cause)
@@ -353,6 +457,7 @@ def _matched(cohort, covs, cause, rng, controls, exact, caliper, window) -> Anal
         matched.report.balance,
         tuple(notes),
         figures,
+        survival=survival_rows(km, "Kaplan-Meier by arm (rows of all sets)", times),
     )
 
 
@@ -372,7 +477,8 @@ def _matched_variance_notes(report) -> list[str]:
 def write_analysis(
     output: AnalysisOutput, out_dir: str | Path, *, overwrite: bool = False
 ) -> list[Path]:
-    """Write ``estimates.csv/.json``, ``tests.csv``, ``balance.csv``, ``summary.txt`` and each
+    """Write ``estimates.csv/.json``, ``tests.csv``, ``balance.csv``, ``survival.csv``,
+    ``summary.txt`` and each
     figure as PNG + SVG into ``out_dir``, whole or not at all
     (:func:`reawaken.outputs.output_directory`: a non-empty ``out_dir`` is refused unless
     ``overwrite``, and then replaced, so no file of an earlier run is left beside these).
@@ -384,16 +490,12 @@ def write_analysis(
 
 def _write_files(output: AnalysisOutput, out: Path) -> list[Path]:
     paths = [write_table(output.estimates, out / "estimates.csv")]
-    payload = {
-        "design": output.design,
-        "estimates": output.estimates.to_dict(orient="records"),
-        "tests": output.tests.to_dict(orient="records"),
-        "notes": list(output.notes),
-    }
-    paths.append(write_text_atomic(out / "estimates.json", dumps_json(payload) + "\n"))
+    paths.append(write_text_atomic(out / "estimates.json", dumps_json(output.to_dict()) + "\n"))
     paths.append(write_table(output.tests, out / "tests.csv"))
     if output.balance is not None:
         paths.append(write_table(output.balance, out / "balance.csv"))
+    if output.survival is not None:
+        paths.append(write_table(output.survival, out / "survival.csv"))
     paths.append(write_text_atomic(out / "summary.txt", output.summary() + "\n"))
     for name, fig in output.figures.items():
         paths.extend(save_figure(fig, out / name))

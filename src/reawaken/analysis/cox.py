@@ -359,23 +359,28 @@ def hr_by_window(
     covariates: Sequence[str] = (),
     cause: int = 1,
     ties: str = "efron",
+    adjust: str | None = None,
 ) -> ModelResult:
     """Hazard ratio by window of time since exposure, from one time-varying Cox model.
 
     Follow-up is split at the exposure day and at ``exposure + window_start_days[j]``; window
     ``j`` gets its own indicator ``window_<a>_<b>`` (days), unexposed time is the reference.
+    Adjustment by ``covariates`` (numeric columns) or by an ``adjust`` formula without the
+    exposure (e.g. ``"age + C(stage)"``; :mod:`reawaken.analysis.formula`).
     """
     from ..design.episodes import split_at_windows
 
+    variables = formula_variables(adjust, "hr_by_window") if adjust else list(covariates)
     episodes, terms = split_at_windows(
-        cohort, window_start_days=window_start_days, covariates=covariates, event_code=cause
+        cohort, window_start_days=window_start_days, covariates=variables, event_code=cause
     )
     result = fit_cox(
         episodes,
         start="start",
         stop="stop",
         event="event",
-        covariates=[*terms, *covariates],
+        covariates=None if adjust else [*terms, *covariates],
+        formula=" + ".join([*terms, adjust]) if adjust else None,
         ties=ties,
         cluster="id",
     )

@@ -166,3 +166,22 @@ def _check_identifiable(frame: pd.DataFrame, formula: str, where: str) -> None:
             "baseline hazard (collinear terms); fix: drop a duplicated term, or centre a spline "
             "whose basis sums to 1, e.g. cr(age, df=4, constraints='center')"
         )
+
+
+def drop_variable(
+    formula: str, variable: str, where: str = "formula"
+) -> tuple[str | None, list[str]]:
+    """The formula without the terms that involve ``variable`` (its main effect and
+    interactions), and the dropped terms; ``None`` when nothing is left. E.g. the adjustment
+    part of ``"exposed + age + exposed:her2"`` is ``"age"`` (dropped: ``exposed``,
+    ``exposed:her2``)."""
+    kept, dropped = [], []
+    for term in parse_formula(formula, where):
+        factors = [str(f.expr) for f in term.factors]
+        if factors == ["1"]:
+            continue
+        uses = set()
+        for f in term.factors:
+            uses |= {str(f.expr)} if f.eval_method.value == "lookup" else _read_names(str(f.expr))
+        (dropped if variable in uses else kept).append(str(term))
+    return (" + ".join(kept) or None), dropped

@@ -7,6 +7,8 @@ Save them with :func:`reawaken.report.figures.save_figure` (PNG and SVG).
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -18,6 +20,8 @@ from ..errors import AnalysisError
 from .figures import PUBLICATION_RC
 
 AT_RISK_AXES_LABEL = "at_risk"
+CAPTION_AXES_LABEL = "caption"
+CAPTION_WIDTH = 100  # characters per caption line
 
 
 def _check_inputs(curves: pd.DataFrame, at_risk: pd.DataFrame, estimate: str, ci: bool) -> list:
@@ -70,6 +74,7 @@ def plot_curves_with_at_risk(
     ci: bool = True,
     step: bool = True,
     censor_ticks: bool = True,
+    caption: str | None = None,
 ) -> Figure:
     """Step curves per group with shaded CIs and a numbers-at-risk table aligned with the x ticks.
 
@@ -91,6 +96,8 @@ def plot_curves_with_at_risk(
         Right-continuous step curves (``where="post"``); False joins the points by lines.
     censor_ticks : bool
         Mark times with censoring (when ``curves`` has a ``censored`` column) by ``|``.
+    caption : str, optional
+        Text under the at-risk table (wrapped), e.g. what the curves estimate.
 
     Returns
     -------
@@ -104,12 +111,14 @@ def plot_curves_with_at_risk(
     pad = 0.03 * xmax if xmax > 0 else 1.0
     drawstyle = "steps-post" if step else "default"
     with mpl.rc_context(PUBLICATION_RC):
+        lines = textwrap.wrap(caption, CAPTION_WIDTH) if caption else []
         fig = Figure(
-            figsize=(6.0, 3.8 + 0.25 * len(groups)),
+            figsize=(6.0, 3.8 + 0.25 * len(groups) + 0.14 * len(lines)),
             dpi=PUBLICATION_RC["savefig.dpi"],
             layout="constrained",
         )
-        grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.3 + 0.28 * len(groups)])
+        heights = [4.0, 0.3 + 0.28 * len(groups)] + ([0.16 * len(lines)] if lines else [])
+        grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
         ax = fig.add_subplot(grid[0])
         table_ax = fig.add_subplot(grid[1], sharex=ax, label=AT_RISK_AXES_LABEL)
         ymax, ymin = 0.0, 1.0
@@ -147,6 +156,10 @@ def plot_curves_with_at_risk(
         if len(groups) > 1:
             ax.legend(frameon=False, loc="best")
         _draw_at_risk(table_ax, at_risk, groups)
+        if lines:
+            note_ax = fig.add_subplot(grid[2], label=CAPTION_AXES_LABEL)
+            note_ax.axis("off")
+            note_ax.text(0.0, 1.0, "\n".join(lines), ha="left", va="top", fontsize=7)
     return fig
 
 
