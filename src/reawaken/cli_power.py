@@ -32,6 +32,7 @@ from .power.analytic import (
     schoenfeld,
 )
 from .report.figures import save_figure
+from .resources import check_memory, design_simulation_bytes
 
 _RATIO = number(0, lo_open=True, example="1.44")
 _PROBABILITY = number(0, 1, lo_open=True, hi_open=True, example="0.5")
@@ -149,6 +150,11 @@ def cmd_power_design(args: argparse.Namespace) -> int:
     from .power.design_analysis import design_analysis, plot_exaggeration
 
     truths = args.true or [1.1, 1.2, 1.3, args.estimate]
+    check_memory(
+        design_simulation_bytes(args.sims),
+        f"--sims {args.sims:,}",
+        "use fewer simulated draws, e.g. --sims 100000",
+    )
     rng = np.random.default_rng(args.seed) if args.sims else None
     result = design_analysis(
         estimate=args.estimate,

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from .. import schema
 from ..checks import checked
 from ..errors import ScenarioError
+from ..resources import check_memory, simulation_bytes
 from ..scenario import Scenario
 from .biases import detect_early, misattribute_deaths
 from .covariates import draw_covariates, risk_multiplier
@@ -224,10 +225,21 @@ def simulate_cohort(
     -------
     Cohort
         ``data`` follows the Cohort contract of :mod:`reawaken.schema`, ids ``1..n``.
+
+    Raises
+    ------
+    AnalysisError
+        Before simulating, when ``n`` persons would not fit in the available memory
+        (:func:`reawaken.resources.simulation_bytes`).
     """
     target = scenario.n if n is None else int(n)
     if target < 1:
         raise ScenarioError(f"n must be >= 1, got {target}; fix: pass e.g. n=1000")
+    check_memory(
+        simulation_bytes(target, len(scenario.covariates), CHUNK_PERSONS),
+        f"simulating {target:,} persons",
+        "simulate fewer persons (--n), or use a machine with more memory",
+    )
     selects = scenario.testing is not None and scenario.testing.select_tested
     parts: list[pd.DataFrame] = []
     have = 0
