@@ -1,4 +1,5 @@
-"""Matched-set Cox on simulated cohorts with a known true HR recovers it within 4 MCSE.
+"""Matched-set Cox on simulated cohorts with a known true HR recovers it, and its default
+(shared-members) SE matches the empirical SE, each within 3.9 Monte Carlo SEs.
 
 Every infection documented (no misclassification), infection independent of the covariates
 that affect the outcome except those matched on exactly, constant true HR 1.6. The default run
@@ -12,6 +13,7 @@ import pytest
 
 from reawaken.analysis.study import matched_cox_hr
 from reawaken.evaluate import run_replicates
+from reawaken.performance import performance
 from reawaken.scenario import parse_scenario_text
 
 SCENARIO = """
@@ -42,15 +44,22 @@ exact = ["stage"]
 """
 
 
+#: |z| bound that a correct estimator exceeds with probability < 1e-4 (two-sided normal).
+Z_BOUND = 3.9
+
+
 def _check(reps: int, seed: int) -> None:
     sc = parse_scenario_text(SCENARIO)
     table = run_replicates(sc, matched_cox_hr, reps=reps, seed=seed, executor="serial").data
     assert table["error"].isna().all()
-    logs, ses = table["log_estimate"].to_numpy(), table["se"].to_numpy()
-    mcse = logs.std(ddof=1) / np.sqrt(reps)
-    assert abs(logs.mean() - np.log(1.6)) < 4 * mcse, (logs.mean(), mcse)
-    # the robust SE tracks the empirical SE (within 25%)
-    assert 0.75 < np.mean(ses) / logs.std(ddof=1) < 1.33
+    perf = performance(table, true_log_effect=np.log(1.6))
+    bias, bias_mcse = perf.estimate("bias"), perf.mcse("bias")
+    assert abs(bias) < Z_BOUND * bias_mcse, (bias, bias_mcse)
+    # the shared-members SE tracks the empirical SE: relative error of the model SE
+    # (Morris et al. 2019) within Z_BOUND of its Monte Carlo SE
+    measure = "relative_error_model_se"
+    error, error_mcse = perf.estimate(measure), perf.mcse(measure)
+    assert abs(error) < Z_BOUND * error_mcse, (error, error_mcse)
 
 
 def test_matched_cox_recovers_true_hr_reduced():
