@@ -147,7 +147,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name in names
     ]
     with output_directory(args.out, overwrite=args.overwrite) as folder:
-        paths = write_report(certificates, folder, seed=args.seed, reps=args.reps)
+        paths = write_report(
+            certificates, folder, seed=args.seed, reps=args.reps, progress=not args.no_progress
+        )
     payload = [
         {
             "finding": c.finding.name,

@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .. import __version__
 from ..checks import checked
@@ -49,9 +50,15 @@ def _display(rows: pd.DataFrame) -> pd.DataFrame:
 
 @checked
 def write_report(
-    certificates: list[Certificate], out_dir: str | Path, *, seed: int, reps: int
+    certificates: list[Certificate],
+    out_dir: str | Path,
+    *,
+    seed: int,
+    reps: int,
+    progress: bool = False,
 ) -> list[Path]:
-    """Write the report for ``certificates`` into ``out_dir``; returns the paths written.
+    """Write the report for ``certificates`` into ``out_dir``; returns the paths written
+    (``progress``: a "report" bar over the findings' tables and figures, on a terminal only).
 
     Raises
     ------
@@ -69,7 +76,8 @@ def write_report(
     figure_files: dict[str, list[tuple[str, Path]]] = {}
     forest = [row for cert in certificates for row in forest_rows(cert)]
     paths += save_figure(_forest_figure(forest), out / "figures" / "forest")
-    for cert in certificates:
+    show = None if progress else True
+    for cert in tqdm(certificates, desc="report", unit="finding", disable=show):
         name = cert.finding.name
         paths.append(write_table(cert.rows, out / f"{name}_certificate.csv"))
         paths.append(write_table(cert.replicates, out / f"{name}_replicates.csv"))
