@@ -172,3 +172,104 @@ def test_matched_fine_gray_clusters_on_the_person():
         fit_fine_gray(
             data, duration="time", event="event", cause=1, covariates=["exposed"], sets="set_id"
         )
+
+
+def test_time_varying_reports_every_term_persons_and_curves(cohort):
+    out = run_analysis(
+        cohort, design="time-varying", rng=np.random.default_rng(1), times=[365, 730]
+    )
+    est = out.estimates
+    main_model = est[est["analysis"].str.startswith("time-varying Cox (")]
+    covs = [
+        c
+        for c in cohort.columns
+        if c not in {"id", "entry_day", "exposure_day", "event_day", "event"}
+    ]
+    assert main_model["term"].tolist() == ["exposed", *covs]
+    assert (est["measure"] == "HR").all()
+    n_exposed_split = int(
+        (
+            (cohort["exposure_day"] > cohort["entry_day"])
+            & (cohort["exposure_day"] < cohort["event_day"])
+        ).sum()
+    )
+    first = est.iloc[0]
+    assert first["persons"] == len(cohort)
+    assert first["rows"] == len(cohort) + n_exposed_split
+    assert first["events"] == first["event_rows"] == int((cohort["event"] == 1).sum())
+    curves = set(out.survival["curve"])
+    assert curves == {"Simon-Makuch", "landmark at day 180"}
+    assert set(out.survival["time"]) == {365.0, 730.0}
+    assert {"simon_makuch", "landmark", "cif"} <= set(out.figures)
+    assert "not the survival of a group" in out.captions["Simon-Makuch"]
+    assert "condition on survival to day 180" in out.captions["landmark at day 180"]
+    text = out.summary()
+    assert f"persons {len(cohort):,}" in text and "rows" in text and "caveat:" in text
+    for term in covs:
+        assert f"\n  {term} " in text
+
+
+def test_time_varying_formula_equals_fit_cox_on_the_episodes(cohort):
+    from reawaken.analysis.cox import fit_cox
+    from reawaken.design.episodes import split_at_exposure
+
+    formula = "exposed + bs(age, df=3) + C(stage) + her2 + exposed:age"
+    out = run_analysis(cohort, design="time-varying", rng=np.random.default_rng(1), formula=formula)
+    episodes = split_at_exposure(cohort, covariates=["age", "stage", "her2"])
+    ref = fit_cox(
+        episodes, start="start", stop="stop", event="event", formula=formula, cluster="id"
+    )
+    main_model = out.estimates[out.estimates["analysis"].str.startswith("time-varying Cox (")]
+    assert main_model["term"].tolist() == ref.table["term"].tolist()
+    np.testing.assert_allclose(main_model["coef"], ref.table["coef"], rtol=1e-12)
+    assert any("exposed:age" in n for n in out.notes)  # left out of the window model
+    # 41 outcomes: the 0-90 day window has none, which the notes say (windows: test_cox.py)
+    assert any(n.startswith("HR by window not estimable") for n in out.notes)
+
+
+def test_matched_rows_carry_measures_and_distinct_persons(cohort):
+    out = run_analysis(
+        cohort, design="matched", rng=np.random.default_rng(1), exact=["stage"], times=[365]
+    )
+    est = out.estimates
+    assert est["measure"].tolist() == ["HR", "OR", "SHR"]
+    assert (est["persons"] < est["rows"]).all()  # controls reused across sets
+    assert (est["events"] <= est["event_rows"]).all()
+    assert set(out.survival["group"]) == {"exposed", "matched controls"}
+
+
+@pytest.mark.parametrize(
+    ("design", "kwargs", "message"),
+    [
+        ("matched", {"formula": "exposed + age"}, "--formula is for the time-varying"),
+        ("time-varying", {"formula": "age + her2"}, "does not use the exposure"),
+        ("time-varying", {"formula": "exposed + weight"}, "unknown column.*'weight'"),
+        ("naive", {"times": [-1.0]}, "times must be a non-empty list"),
+    ],
+)
+def test_bad_formula_or_times_raise(cohort, design, kwargs, message):
+    with pytest.raises(AnalysisError, match=message):
+        run_analysis(cohort, design=design, rng=np.random.default_rng(1), **kwargs)
+
+
+def test_cli_analyze_json_is_strict_and_complete(tmp_path, capsys):
+    from reawaken.io import write_table
+    from reawaken.simulate.cohort import simulate_cohort as sim
+
+    data = sim(load_scenario("flatiron_lung_mets").with_n(4000), np.random.default_rng(3)).data
+    path = write_table(data.drop(columns="true_infection_day"), tmp_path / "c.parquet")
+    out = tmp_path / "out"
+    args = ["analyze", str(path), "--design", "naive", "--formula", "exposed + age + C(stage)"]
+    assert main([*args, "--times", "365,730", "--out", str(out), "--json"]) == 0
+    raw = capsys.readouterr().out
+
+    def no_nan(token):
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    payload = json.loads(raw, parse_constant=no_nan)
+    assert {"estimates", "tests", "survival", "captions", "notes", "files"} <= set(payload)
+    terms = [r["term"] for r in payload["estimates"]]
+    assert terms[0] == "exposed" and any(t.startswith("C(stage)") for t in terms)
+    assert {r["time"] for r in payload["survival"]} == {365.0, 730.0}
+    assert (out / "survival.csv").exists()
+    json.loads((out / "estimates.json").read_text(), parse_constant=no_nan)

@@ -17,7 +17,9 @@ from .analysis.cox import (
     hr_by_window,
 )
 from .analysis.diagnostics import ph_test
+from .analysis.exposure_curves import landmark_curves, simon_makuch
 from .analysis.finegray import fit_fine_gray
+from .analysis.formula import design_matrix
 from .analysis.km import kaplan_meier, logrank
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
@@ -70,6 +72,7 @@ __all__ = [
     "cohort_from_dates",
     "cumulative_incidence",
     "design_analysis",
+    "design_matrix",
     "fit_cause_specific_cox",
     "fit_cox",
     "fit_fine_gray",
@@ -81,6 +84,7 @@ __all__ = [
     "gray_test",
     "hr_by_window",
     "kaplan_meier",
+    "landmark_curves",
     "list_findings",
     "list_presets",
     "list_templates",
@@ -101,6 +105,7 @@ __all__ = [
     "run_replicates",
     "sample_size_for_power",
     "schoenfeld",
+    "simon_makuch",
     "simulate_cohort",
     "simulate_power",
     "split_at_exposure",

@@ -50,6 +50,7 @@ from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_b
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
 from .analysis.formula import drop_variable, formula_variables
+from .analysis.inputs import require_columns
 from .analysis.km import kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.matched_variance import matched_score_test
@@ -198,6 +199,8 @@ def run_analysis(
         )
     if formula is not None:
         _check_formula_design(design, formula)
+        used = [v for v in formula_variables(formula) if v != "exposed"]
+        require_columns(cohort, used, "formula")
     check = schema.validate_cohort(cohort, covariates=[] if formula else covariates)
     opts = _Options(list(check.covariates), formula, cause, ties, _grid(times), landmark)
     if design == "time-varying":

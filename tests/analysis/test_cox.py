@@ -245,3 +245,30 @@ def test_monotone_likelihood_is_an_analysis_error():
     )
     with pytest.raises(AnalysisError, match="did not converge: monotone"):
         fit_cox(df, duration="t", event="e", covariates=["x"])
+
+
+def test_hr_by_window_adjust_formula_equals_hand_made_dummies():
+    from reawaken.analysis.cox import hr_by_window
+
+    rng = np.random.default_rng(11)
+    n = 600
+    t = np.ceil(rng.exponential(500.0, n)) + 1
+    expo = np.where(rng.random(n) < 0.6, np.floor(rng.uniform(0, 600, n)), np.nan)
+    cohort = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "entry_day": 0.0,
+            "event_day": t,
+            "event": rng.choice([0, 1], n, p=[0.3, 0.7]),
+            "exposure_day": np.where(expo < t, expo, np.nan),
+            "age": rng.normal(60, 8, n).round(),
+            "grade": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    by_formula = hr_by_window(cohort, adjust="age + C(grade)")
+    hand = cohort.assign(
+        gb=(cohort["grade"] == "b").astype(float), gc=(cohort["grade"] == "c").astype(float)
+    )
+    by_list = hr_by_window(hand, covariates=["age", "gb", "gc"])
+    assert by_formula.table["term"].tolist()[:3] == by_list.table["term"].tolist()[:3]
+    np.testing.assert_allclose(by_formula.table["coef"], by_list.table["coef"], rtol=1e-10)
