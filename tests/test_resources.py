@@ -109,3 +109,22 @@ def test_cli_refuses_in_one_line_with_status_2(argv, what, tmp_path):
     assert len(lines) == 1 and what in lines[0] and "; fix: " in lines[0], lines
     assert time.monotonic() - start < 60
     assert list(tmp_path.iterdir()) == []
+
+
+def test_matched_analysis_is_guarded_before_matching(monkeypatch):
+    """The matched design estimates its memory (sets x controls x columns) before matching:
+    with less memory available than that, one clear error and no work done."""
+    import reawaken.resources as resources
+    from reawaken.analyze import run_analysis
+    from reawaken.errors import ReawakenError
+    from reawaken.scenario import load_scenario
+    from reawaken.simulate.cohort import simulate_cohort
+
+    cohort = simulate_cohort(load_scenario("ukb_cancer_mortality"), np.random.default_rng(1), n=400)
+    data = cohort.data.drop(columns=[c for c in cohort.data if c.startswith("true_")])
+    exposed = int(data["exposure_day"].notna().sum())
+    need = resources.matched_analysis_bytes(exposed, 100, len(data), data.shape[1])
+    monkeypatch.setattr(resources, "available_memory", lambda: need // 2)
+    monkeypatch.setattr(resources, "SMALL", 0)
+    with pytest.raises(ReawakenError, match=r"matching .* exposed persons to 100 controls each"):
+        run_analysis(data, design="matched", rng=np.random.default_rng(0), controls=100)

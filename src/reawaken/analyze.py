@@ -72,6 +72,7 @@ from .outputs import dumps_json, output_directory
 from .report.balance import love_plot
 from .report.figures import save_figure
 from .report.plots import plot_curves_with_at_risk
+from .resources import check_memory, matched_analysis_bytes
 
 DESIGNS = ("time-varying", "matched", "naive", "time-fixed")
 #: Most controls per exposed person: 1:K matching has efficiency K/(K+1) (99% at 100) and
@@ -207,6 +208,12 @@ def run_analysis(
         return _time_varying(cohort, opts)
     if design == "naive":
         return _naive(cohort, opts)
+    exposed = int(cohort[schema.EXPOSURE_DAY].notna().sum())
+    check_memory(
+        matched_analysis_bytes(exposed, controls, len(cohort), cohort.shape[1]),
+        f"matching {exposed:,} exposed persons to {controls} controls each",
+        "match fewer controls (--controls), or analyse a smaller cohort",
+    )
     return _matched(
         cohort,
         opts.covariates,

@@ -29,7 +29,6 @@ from .errors import EXIT_CODES, AnalysisError, CohortError, InputFileError
 from .findings import list_findings, load_finding
 from .io import read_cohort, write_table
 from .outputs import check_name, dumps_json, output_directory
-from .resources import check_memory, matched_analysis_bytes
 from .scenario import list_presets, load_scenario
 from .simulate.cohort import DEFAULT_SEED, simulate_cohort
 
@@ -170,12 +169,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     covariates = args.covariates.split(",") if args.covariates else None
     cohort = read_cohort(args.cohort, origin_date=args.origin_date, validate=False)
     exact, caliper = parse_match_on(args.match_on)
-    if args.design == "matched":
-        exposed = int(cohort[schema.EXPOSURE_DAY].notna().sum())
-        need = matched_analysis_bytes(exposed, args.controls, len(cohort), cohort.shape[1])
-        fix = "match fewer controls (--controls), or analyse a smaller cohort"
-        what = f"matching {exposed:,} exposed persons to {args.controls} controls each"
-        check_memory(need, what, fix)
     output = run_analysis(
         cohort,
         design=args.design,
