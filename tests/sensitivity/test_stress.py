@@ -162,13 +162,14 @@ def test_effect_shape_single_hr_averages_a_transient_effect():
 def test_test_negative_selection_enriches_negatives_in_frailty():
     """Testing driven by a latent frailty: test-negative persons carry more of it than
     test-positive ones (the selection the UK Biobank comparison is exposed to); off at 0."""
+    from reawaken.analysis.study import study_analysis
     from reawaken.sensitivity.stress import apply_mechanism, clean_scenario
     from reawaken.simulate.cohort import simulate_cohort
 
     base = clean_scenario(load_scenario("ukb_cancer_mortality"), 1.0)
     shares = {}
     for strength in (0.0, 1.5):
-        sc, _ = apply_mechanism(base, "test_negative_selection", strength, None)
+        sc, _ = apply_mechanism(base, "test_negative_selection", strength, study_analysis(base))
         d = simulate_cohort(sc, np.random.default_rng(9), n=40_000).data
         negative = d["exposure_day"].isna()
         shares[strength] = (
