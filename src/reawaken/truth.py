@@ -107,7 +107,7 @@ def null_scenario(scenario: Scenario) -> Scenario:
 def reduced_scenario(scenario: Scenario, n: int | None = None) -> Scenario:
     """A smaller cohort (default ``n / REDUCTION``) whose outcome hazard is scaled up by
     ``scenario.n / n``, keeping about as many outcome events, named ``<name>:reduced``."""
-    size = max(200, round(scenario.n / REDUCTION)) if n is None else int(n)
+    size = min(scenario.n, max(200, round(scenario.n / REDUCTION))) if n is None else int(n)
     if size < 1 or size > scenario.n:
         raise AnalysisError(
             f"a reduced cohort needs 1 <= n <= {scenario.n}, got {size}; fix: pick a smaller n"
@@ -355,7 +355,7 @@ def read_truths(path: str | Path) -> pd.DataFrame:
             "`reawaken truth --scenario NAME --write`"
         )
     table = pd.DataFrame(payload["truths"], columns=list(FIELDS))
-    return table.fillna({"causal_log_hr": np.nan}).astype({"causal_log_hr": "float64"})
+    return table.astype({"causal_log_hr": "float64"})  # None (a windowed profile) -> NaN
 
 
 def stored_truths() -> pd.DataFrame:
