@@ -263,7 +263,7 @@ print(rw.ph_test(models["transient"]).summary())
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True, layout="constrained")
 for ax, (name, effect) in zip(axes, worlds.items(), strict=True):
-    res = rw.ph_test(models[name]).scaled_residuals
+    res = rw.ph_test(models[name]).scaled_residuals.reset_index()
     bins = np.quantile(res["time"], np.linspace(0, 1, 9))
     res["bin"] = pd.cut(res["time"], bins, include_lowest=True)
     binned = res.groupby("bin", observed=True).agg(
