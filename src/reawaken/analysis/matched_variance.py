@@ -37,7 +37,10 @@ MCSE in brackets): UK Biobank preset, matched OR — model 0.75 (0.02) / 0.870 (
 robust 0.85 (0.02) / 0.917 (0.009), shared-members 1.00 (0.02) / 0.950 (0.007); Flatiron
 preset, matched Cox — model 0.89 / 0.921, person robust 0.83 / 0.905, shared-members 1.00 /
 0.958 (0.006). Under the null the shared-members test rejects at 5.0% (UKB Cox) and 4.7%
-(Flatiron Cox), the person-robust one at 9.1% and 8.6%. No replicate needed clipping.
+(Flatiron Cox), the person-robust one at 9.1% and 8.6%. No replicate needed clipping. The
+person-level bootstrap that re-runs the matching (:mod:`reawaken.bootstrap`, B = 100, 120
+replicates per cell) is conservative: RMS SE / empirical SD 1.10 (0.03) for the UKB OR, Cox and
+null Cox alike, coverage 0.967-0.983, at about 100 times the cost.
 """
 
 from __future__ import annotations
