@@ -20,11 +20,11 @@ ch. 12), on the log scale where the estimators are near normal; the percentile i
 Measured on the UK Biobank preset (``tests/analysis/test_matched_variance_coverage.py``,
 B = 100, 120 replicates per cell): the bootstrap SE overstates the empirical SD of the matched
 OR and HR by about 10% (RMS SE / SD over 1,000 replicates 1.10, MCSE 0.03, in each of three
-cells), giving 95% CIs that cover 97-98%. Bootstrap resamples hold copies of a person, which
-the matching can draw into one set or link across more sets than any real person; the naive
-bootstrap is known to be unreliable for matching estimators (Abadie & Imbens, Econometrica
-2008). Prefer the shared-members SE (:mod:`reawaken.analysis.matched_variance`); the bootstrap
-is a conservative cross-check.
+cells), giving 95% CIs that cover 97-98%. A plausible cause: resamples hold copies of a
+person, which the matching can draw together into one set (impossible for one real person);
+the naive bootstrap is known to be unreliable for matching estimators (Abadie & Imbens,
+Econometrica 2008). Prefer the shared-members SE (:mod:`reawaken.analysis.matched_variance`);
+the bootstrap is a conservative cross-check.
 """
 
 from __future__ import annotations
