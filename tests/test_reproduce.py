@@ -34,9 +34,28 @@ def test_reproduce_report_small(tmp_path, capsys):
     quantities = [row["quantity"] for row in payload[0]["certificate"]]
     assert quantities[:3] == [
         "estimate (median of replicates)",
-        "95% CI (median limits)",
-        "CI width, ln(high) - ln(low)",
+        "95% CI from the model SE, as reported (median limits)",
+        "CI width, ln(high) - ln(low), model SE",
     ]
+    rows = {row["quantity"]: row for row in payload[0]["certificate"]}
+    assert rows["95% CI from the model SE, as reported (median limits)"]["reported"] == (
+        "1.01-2.05, assumed"
+    )
+    for quantity in (
+        "defined truth: what the analysis converges to",
+        "its limit when the exposure does nothing",
+        "SE ratio, model SE / empirical SD",
+        "coverage of the 95% CI (model SE) of the defined truth",
+        "rejection rate under the null (model SE)",
+        "power at the reported effect",
+        "type M exaggeration at the reported effect",
+        "E-value, point / CI limit",
+    ):
+        assert rows[quantity]["reproduced"] or rows[quantity]["reported"], quantity
+    assert "assumes the reported SE is the true sampling SD" in (
+        rows["power at the reported effect"]["reported"]
+    )
+    assert "null-preserving" in rows["its limit when the exposure does nothing"]["reproduced"]
     assert any(q.startswith("tipping point: death_misattribution") for q in quantities)
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") >= 6  # self-contained

@@ -41,6 +41,14 @@ class ReportedFinding:
     outcome: str = ""
     cohort: str = ""
     note: str = ""
+    ci_assumed: bool = False
+
+    @property
+    def ci_label(self) -> str:
+        """``"1.01-2.05"``, with ``", assumed"`` when the CI is an editable assumption rather
+        than a printed figure."""
+        text = f"{self.ci_low:.2f}-{self.ci_high:.2f}"
+        return text + (", assumed" if self.ci_assumed else "")
 
     @property
     def implied_se(self) -> float:
@@ -54,7 +62,7 @@ class ReportedFinding:
     def summary(self) -> str:
         return (
             f"{self.title}: {self.estimand} {self.estimate:.2f} "
-            f"(95% CI {self.ci_low:.2f}-{self.ci_high:.2f}), n={self.n:,}"
+            f"(95% CI {self.ci_label}), n={self.n:,}"
         )
 
 
@@ -103,6 +111,8 @@ def finding_from_dict(data: Mapping[str, Any], source: str = "finding") -> Repor
     for key in ("name", "title", "source", "design", "exposure", "outcome", "cohort", "note"):
         if key in values and not isinstance(values[key], str):
             raise ScenarioError(f"{source}: key {key!r} must be a string")
+    if not isinstance(values.get("ci_assumed", False), bool):
+        raise ScenarioError(f"{source}: key 'ci_assumed' must be true or false")
     for key in ("n", "followup_months", "estimate", "ci_low", "ci_high"):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
