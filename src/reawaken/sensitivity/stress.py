@@ -13,8 +13,13 @@ analysed with the study's design. Two truths are run:
   the bias must be to produce the finding with no true effect. The negative-control estimate
   under the null flags mechanisms that also bias an outcome infection cannot cause.
 
-For the OR designs the true HR is used as the reference value; with a rare outcome and short
-windows the OR and HR nearly coincide, which the strength-0 rows let the reader check.
+Bias and coverage are measured against the **defined truth** of the study analysis in the clean
+scenario (:func:`reawaken.truth.compute_truth`: the mean log estimate over large clean cohorts,
+here ``max(reps, 10)`` cohorts of 4 x n persons, its MCSE carried in ``reference_mcse``), never
+against the HR of a design that estimates an OR: the published-style matched OR, for one, does
+not converge to the true HR even without bias. A custom analysis (not in
+:data:`reawaken.analysis.study.STUDY_ANALYSES`) falls back to the causal log-HR, and its rows
+say so (``reference``).
 
 Cells are only as good as their replicates. A replicate *failed* when its analysis raised (e.g.
 a monotone likelihood the estimator detected) and is *separated* when it returned an estimate
@@ -230,12 +235,12 @@ def _quality(data: pd.DataFrame) -> dict:
     }
 
 
-def _measures(data: pd.DataFrame, truth: float) -> dict:
-    """Mean log estimate, bias, coverage and rejection rate with MCSEs (NaN when fewer than
-    two replicates have an estimate: the cell is then flagged by :func:`_quality`)."""
+def _measures(data: pd.DataFrame, reference_log: float) -> dict:
+    """Mean log estimate, bias (against ``reference_log``), coverage and rejection rate with
+    MCSEs (NaN when fewer than two replicates have an estimate: :func:`_quality` flags it)."""
     names = ("mean_log_estimate", "bias", "coverage", "rejection_rate")
     try:
-        perf = performance(data, true_log_effect=np.log(truth)).table.set_index("measure")
+        perf = performance(data, true_log_effect=reference_log).table.set_index("measure")
     except AnalysisError:
         return {k: np.nan for m in names for k in (m, f"{m}_mcse")}
     out = {}
@@ -245,12 +250,14 @@ def _measures(data: pd.DataFrame, truth: float) -> dict:
     return out
 
 
-def _row(mechanism, strength, truth, table, nc_table) -> dict:
+def _row(mechanism, strength, truth, reference, table, nc_table) -> dict:
     quality = _quality(table.data)
     data = table.data.copy()
     data.loc[separated(data), ["log_estimate", "se"]] = np.nan  # out of the measures
+    ref_log, ref_mcse, ref_label = reference
     row = {"mechanism": mechanism, "strength": strength, "true_effect": truth}
-    row.update(_measures(data, truth))
+    row |= {"reference_log_effect": ref_log, "reference_mcse": ref_mcse, "reference": ref_label}
+    row.update(_measures(data, ref_log))
     row["mean_estimate"] = float(np.exp(row["mean_log_estimate"]))
     row.update(quality)
     if nc_table is not None:
@@ -262,13 +269,13 @@ def _row(mechanism, strength, truth, table, nc_table) -> dict:
 
 def _run_cell(cell: tuple, opts: dict) -> dict:
     """Replicates of one mechanism × strength × truth (and the negative control at the null)."""
-    mech, strength, truth, sc, an = cell
+    mech, strength, truth, reference, sc, an = cell
     opts = {"executor": "serial", **opts}
     table = run_replicates(sc, an, true_effect=truth, **opts)
     nc = None
     if truth == 1.0:
         nc = run_replicates(sc, negative_control_hr, true_effect=1.0, **opts)
-    return _row(mech, strength, truth, table, nc)
+    return _row(mech, strength, truth, reference, table, nc)
 
 
 def _usable_prefix(rows: pd.DataFrame) -> pd.DataFrame:
@@ -368,6 +375,26 @@ def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler
 
 
 @checked
+def _reference(
+    clean: Scenario, analysis: Callable[..., Estimate], reps: int, n: int | None, seed: int,
+    executor: str,
+) -> tuple[float, float, str]:
+    """``(log truth, MCSE, label)`` of the study analysis in a clean scenario (module
+    docstring); the causal log-HR for an analysis that is not a registered study analysis."""
+    from ..truth import analysis_name, compute_truth
+
+    name = analysis_name(analysis)
+    causal = float(np.log(clean.effect.hazard_ratios[0]))
+    if name is None:
+        return causal, 0.0, "causal log-HR (custom analysis: no defined truth)"
+    sized = clean if n is None else clean.with_n(n)
+    truth = compute_truth(
+        sized, name, cohorts=max(reps, 10), multiplier=4, seed=seed + 1,
+        executor=executor if executor != "dask" else "serial",
+    )
+    return truth.log_truth, truth.mcse, f"defined truth of {name} in the clean scenario"
+
+
 def run_battery(
     scenario: Scenario,
     finding: ReportedFinding,
@@ -400,6 +427,10 @@ def run_battery(
             f"the stress battery needs >= 2 replicates per cell, got {reps}; fix: pass e.g. reps=10"
         )
     analysis = study_analysis(scenario)
+    references = {
+        truth: _reference(clean_scenario(scenario, truth), analysis, reps, n, seed, executor)
+        for truth in (finding.estimate, 1.0)
+    }
     cells = []
     for mech in names:
         grid = list((strengths or {}).get(mech, MECHANISMS[mech][0]))
@@ -407,7 +438,7 @@ def run_battery(
             base = clean_scenario(scenario, truth)
             for s in grid:
                 sc, an = apply_mechanism(base, mech, s, analysis)
-                cells.append((mech, s, truth, sc, an))
+                cells.append((mech, s, truth, references[truth], sc, an))
     opts = {"reps": reps, "seed": seed, "n": n, "checkpoint": checkpoint}
     rows = _run_cells(cells, opts, executor, workers, scheduler, progress, (scenario, analysis))
     target = np.log(finding.estimate)
