@@ -253,8 +253,12 @@ def test_table_shows_three_ses_and_uses_the_chosen_one(table, variance):
 def test_bad_variance_name(table):
     with pytest.raises(AnalysisError, match=r"variance='sandwich' is not one of.*fix:"):
         fit_matched_cox(table, variance="sandwich")
+    no_id = table.drop(columns="id").assign(event=table["case"])
     with pytest.raises(AnalysisError, match="no person id column"):
-        matched_odds_ratio(table.drop(columns="id").assign(event=table["case"]))
+        matched_odds_ratio(no_id)
+    model = matched_odds_ratio(no_id, variance="model")
+    with_id = matched_odds_ratio(table.assign(event=table["case"]), variance="model")
+    assert model.se("exposed") == pytest.approx(with_id.se("exposed"), rel=1e-12)
 
 
 def test_matched_score_test_is_the_stratified_logrank_with_robust_variance(table, r_values):

@@ -165,7 +165,8 @@ def matched_odds_ratio(
     horizon_days : float, optional
         Count the outcome only within this many days of the index day.
     id_column : str
-        Person id column (needed by the robust and shared-members variances).
+        Person id column (needed by the robust and shared-members variances; without it,
+        ``variance="model"`` treats every row as its own person in the other two columns).
     variance : {"shared-members", "robust", "model"}
         The variance used for CI, p-value and :meth:`ModelResult.se`.
 
@@ -185,7 +186,7 @@ def matched_odds_ratio(
     variance = check_variance(variance, WHERE)
     covariates = list(covariates)
     require_columns(matched, [exposure, set_column, event, time, *covariates], WHERE)
-    if id_column not in matched.columns:
+    if id_column not in matched.columns and variance != "model":
         raise AnalysisError(
             f"{WHERE}: no person id column {id_column!r}, which the robust and shared-members "
             "variances need; fix: pass id_column=, or variance='model' for independent sets"
@@ -201,7 +202,9 @@ def matched_odds_ratio(
         )
     fit, coef, cov = _fit_conditional_logit(y, x, groups)
     scores = conditional_logit_row_scores(y, x, groups, coef)
-    variances = matched_variances(cov, scores, groups, matched[id_column].to_numpy())
+    # without an id column (variance="model" only) every row counts as its own person
+    persons = matched[id_column] if id_column in matched.columns else np.arange(len(matched))
+    variances = matched_variances(cov, scores, groups, np.asarray(persons))
     terms = [exposure, *covariates]
     return ModelResult(
         table=matched_coefficient_table(terms, coef, variances, variance),
