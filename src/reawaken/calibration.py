@@ -105,12 +105,18 @@ def implied_information(
     finding: ReportedFinding, scenario: Scenario, exposed_share: float
 ) -> dict[str, Any]:
     """Information ``1/SE^2`` implied by the CI and the events it implies (Schoenfeld 1983:
-    ``D = 1 / (SE^2 p (1 - p))``; ``p = 1/(k+1)`` in 1:k matched sets, else the exposed share)."""
+    ``D = 1 / (SE^2 p (1 - p))``; ``p = 1/(k+1)`` in 1:k matched sets, else the exposed share).
+    In matched designs ``D`` is the number of distinct persons with the outcome: a person whose
+    outcome recurs in several sets (reused as a control, later exposed) adds no information,
+    and the study analyses count events the same way."""
     information = 1.0 / finding.implied_se**2
     design = scenario.design
     if design is not None and design.analysis in MATCHED_ANALYSES:
         p = exposed_share_for_matching(design.controls)
-        formula = f"Schoenfeld, 1:{design.controls} matched sets, p = {p:.3g}"
+        formula = (
+            f"Schoenfeld, 1:{design.controls} matched sets, p = {p:.3g}; D counts distinct "
+            "persons with the outcome"
+        )
     else:
         p = exposed_share
         formula = f"Schoenfeld, p = exposed share {p:.3g}"
@@ -155,8 +161,8 @@ class CalibrationResult:
             f"replicates, seed {r['seed']}): baseline x{r['baseline_factor']:.6g}, log effect "
             f"x{r['effect_factor']:.6g}, infection rates x{r['infection_factor']:.6g}\n"
             f"  median {estimand} {r['median_estimate']:.4g}, {se_label(r)} {r['median_se']:.4f}, "
-            f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} outcomes, exposed share "
-            f"{r['exposed_share_simulated']:.3f}{target_share}"
+            f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} persons with the outcome, "
+            f"exposed share {r['exposed_share_simulated']:.3f}{target_share}"
             + (
                 f"\n  {r['failed_replicates']} replicates failed (left out of the medians)"
                 if r.get("failed_replicates")

@@ -30,7 +30,8 @@ class Estimate:
     n : int
         Rows analysed: persons, or person-set rows in matched designs.
     events : int
-        Outcome events analysed.
+        Outcome events analysed: distinct persons with the outcome (in matched designs a
+        person whose outcome recurs in several sets counts once).
     variance : str
         Which variance estimator ``se`` comes from: ``"model"`` (inverse information),
         ``"robust"`` (sandwich clustered on person, Lin & Wei 1989), ``"shared-members"``

@@ -209,7 +209,7 @@ def header_lines(
         f"{finding.n:,} (seed {record['seed']}), converged at iteration "
         f"{record['iterations']}: median "
         f"{est} {record['median_estimate']:.4g}, {se_label(record)} {record['median_se']:.4f}, "
-        f"median CI {ci[0]:.3g}-{ci[1]:.3g}, {record['mean_events']:.1f} outcomes analysed, "
+        f"median CI {ci[0]:.3g}-{ci[1]:.3g}, {record['mean_events']:.1f} persons with the outcome, "
         f"{100 * record['exposed_share_simulated']:.1f}% of persons with a documented exposure.",
     ]
 

@@ -195,16 +195,24 @@ def _matched(cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator 
     )
 
 
-def _matched_estimate(estimand: str, method: str, fit: ModelResult, n: int) -> Estimate:
-    """The exposure estimate of a matched fit with its three SEs (inference: the fit's)."""
+def _matched_estimate(
+    estimand: str, method: str, fit: ModelResult, matched: pd.DataFrame
+) -> Estimate:
+    """The exposure estimate of a matched fit with its three SEs (inference: the fit's).
+
+    ``n`` counts person-set rows; ``events`` counts *distinct persons* with the outcome (a
+    person whose outcome recurs in several sets, as a control and later as exposed, adds one):
+    the count Schoenfeld-style planning needs (the matched fit's own ``events`` counts rows).
+    """
     row = fit.row("exposed")
+    outcome = matched[schema.EVENT].to_numpy() == 1
     return Estimate.from_log(
         estimand,
         method,
         fit.coef("exposed"),
         fit.se("exposed"),
-        n=n,
-        events=fit.events,
+        n=len(matched),
+        events=int(matched.loc[outcome, schema.ID].nunique()),
         variance=fit.variance_name,
         se_model=float(row["se"]),
         se_robust=float(row["robust_se"]),
@@ -223,7 +231,7 @@ def matched_cox_hr(
     matched = _matched(cohort, scenario, rng)
     fit = fit_matched_cox(matched.data)
     method = "exposure-density matched, conditional Cox, shared-members SE"
-    return _matched_estimate("HR", method + _clip_flag(fit), fit, len(matched.data))
+    return _matched_estimate("HR", method + _clip_flag(fit), fit, matched.data)
 
 
 def matched_or(
@@ -235,7 +243,7 @@ def matched_or(
     matched = _matched(cohort, scenario, rng)
     fit = matched_odds_ratio(matched.data)
     method = "exposure-density matched, conditional logistic regression, shared-members SE"
-    return _matched_estimate("OR", method + _clip_flag(fit), fit, len(matched.data))
+    return _matched_estimate("OR", method + _clip_flag(fit), fit, matched.data)
 
 
 def _clip_flag(fit: ModelResult) -> str:
