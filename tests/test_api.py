@@ -68,6 +68,16 @@ PUBLIC_API = [
     "Records",
     "build_cohort",
     "build_cohort_from_spec",
+    "BootstrapAnalysis",
+    "bootstrap_analysis",
+    "InferenceCheck",
+    "check_inference",
+    "MethodsCheck",
+    "methods_check",
+    "Truth",
+    "compute_truth",
+    "null_scenario",
+    "stored_truth",
 ]
 
 

@@ -24,6 +24,7 @@ from .analysis.km import kaplan_meier, logrank
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
 from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
+from .bootstrap import BootstrapAnalysis, bootstrap_analysis
 from .calibration import CalibrationResult, calibrate_to_finding, render_from_record
 from .cohort_builder import BuiltCohort, Records, build_cohort, build_cohort_from_spec
 from .design.episodes import split_at_exposure
@@ -32,7 +33,9 @@ from .errors import AnalysisError, CohortError, InputFileError, ReawakenError, S
 from .estimate import Estimate
 from .evaluate import ReplicateTable, run_replicates
 from .findings import ReportedFinding, list_findings, list_templates, load_finding
+from .inference import InferenceCheck, check_inference
 from .io import cohort_from_dates, frame_sha256, read_cohort, write_table
+from .methods_check import MethodsCheck, methods_check
 from .performance import Performance, performance, reps_for_mcse
 from .power.analytic import freedman, minimum_detectable_hr, schoenfeld
 from .power.design_analysis import design_analysis
@@ -41,6 +44,7 @@ from .scenario import Scenario, list_presets, load_scenario, parse_scenario_text
 from .schema import CohortCheck, validate_cohort
 from .simulate.cohort import Cohort, simulate_cohort
 from .simulate.effects import EffectProfile
+from .truth import Truth, compute_truth, null_scenario, stored_truth
 
 try:
     __version__ = version("reawaken")
@@ -49,6 +53,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "AnalysisError",
+    "BootstrapAnalysis",
     "BuiltCohort",
     "CalibrationResult",
     "Cohort",
@@ -56,7 +61,9 @@ __all__ = [
     "CohortError",
     "EffectProfile",
     "Estimate",
+    "InferenceCheck",
     "InputFileError",
+    "MethodsCheck",
     "ModelResult",
     "Performance",
     "ReawakenError",
@@ -65,11 +72,15 @@ __all__ = [
     "ReportedFinding",
     "Scenario",
     "ScenarioError",
+    "Truth",
     "__version__",
+    "bootstrap_analysis",
     "build_cohort",
     "build_cohort_from_spec",
     "calibrate_to_finding",
+    "check_inference",
     "cohort_from_dates",
+    "compute_truth",
     "cumulative_incidence",
     "design_analysis",
     "design_matrix",
@@ -95,7 +106,9 @@ __all__ = [
     "match_exposure_density",
     "match_propensity",
     "matched_odds_ratio",
+    "methods_check",
     "minimum_detectable_hr",
+    "null_scenario",
     "parse_scenario_text",
     "performance",
     "ph_test",
@@ -109,6 +122,7 @@ __all__ = [
     "simulate_cohort",
     "simulate_power",
     "split_at_exposure",
+    "stored_truth",
     "study_analysis",
     "time_varying_cox_hr",
     "validate_cohort",
