@@ -122,6 +122,10 @@ def test_matched_design_uses_the_shared_members_variance(cohort):
     assert "shared-members variance" in out.tests["test"].iloc[0]
     assert not out.tests["test"].str.contains("^log-rank stratified by matched set$").any()
     assert any("assume them independent" in n for n in out.notes)
+    # no inference that assumes independent rows: curves descriptive, no Gray's test
+    assert not out.tests["test"].str.contains("Gray").any()
+    assert out.survival[["ci_low", "ci_high"]].isna().all().all()
+    assert any("descriptive (no CIs, no Gray's test)" in n for n in out.notes)
 
 
 def test_matched_fine_gray_clusters_on_the_person():

@@ -45,7 +45,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import schema
-from .analysis.competing import cumulative_incidence, gray_test
+from .analysis.competing import cumulative_incidence
 from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_by_window
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
@@ -108,12 +108,12 @@ def _tests_frame(rows: list[tuple[str, float, int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test", "statistic", "df", "p_value"])
 
 
-def _cif_figure(data, duration, event, cause, group, title) -> Figure | None:
+def _cif_figure(data, duration, event, cause, group, title, ci: bool = True) -> Figure | None:
     if not (data[event] == cause).any():
         return None
     res = cumulative_incidence(data, duration=duration, event=event, cause=cause, group=group)
     return plot_curves_with_at_risk(
-        res.table, res.at_risk, estimate="cif", ylabel="Cumulative incidence", title=title
+        res.table, res.at_risk, estimate="cif", ylabel="Cumulative incidence", title=title, ci=ci
     )
 
 
@@ -436,25 +436,30 @@ def _matched(
     arm = data.assign(arm=np.where(data["exposed"] == 1, "exposed", "matched controls"))
     figures = {}
     km = kaplan_meier(arm, duration="time", event=schema.EVENT, group="arm", cause=cause)
+    # Greenwood/Aalen-Johansen CIs and Gray's test assume independent rows, which reused
+    # persons break: the curves are drawn as descriptions only; the shared-members SEs of the
+    # models and the robust score test carry the inference.
     figures["km"] = plot_curves_with_at_risk(
         km.table,
         km.at_risk,
         estimate="survival",
         ylabel="Outcome-free survival",
-        title="Kaplan-Meier by arm (competing events censored; CIs assume independent rows)",
+        title="Kaplan-Meier by arm (descriptive: persons recur across sets, so no CIs)",
+        ci=False,
     )
-    if (data[schema.EVENT] == cause).any() and (data[schema.EVENT] > cause).any():
-        gray = gray_test(arm, duration="time", event=schema.EVENT, cause=cause, group="arm")
-        tests.append(
-            (
-                "Gray's test (cumulative incidence by arm; assumes independent rows)",
-                gray.statistic,
-                gray.df,
-                gray.p_value,
-            )
-        )
+    notes.append(
+        "curves by arm are descriptive (no CIs, no Gray's test): persons recur across matched "
+        "sets, which Greenwood and Aalen-Johansen variances ignore; compare arms with the "
+        "models' shared-members SEs and the robust score test"
+    )
     fig = _cif_figure(
-        arm, "time", schema.EVENT, cause, "arm", "Cumulative incidence by arm (Aalen-Johansen)"
+        arm,
+        "time",
+        schema.EVENT,
+        cause,
+        "arm",
+        "Cumulative incidence by arm (Aalen-Johansen; descriptive, no CIs)",
+        ci=False,
     )
     if fig is not None:
         figures["cif"] = fig
@@ -467,7 +472,9 @@ def _matched(
         matched.report.balance,
         tuple(notes),
         figures,
-        survival=survival_rows(km, "Kaplan-Meier by arm (rows of all sets)", times),
+        survival=survival_rows(
+            km, "Kaplan-Meier by arm (rows of all sets; descriptive, no CI)", times
+        ).assign(ci_low=np.nan, ci_high=np.nan),
     )
 
 
