@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .checks import checked
 from .errors import AnalysisError, ReawakenError
 
 #: Performance measures, in table order.
@@ -77,6 +78,7 @@ class Performance:
         return "\n".join(lines)
 
 
+@checked
 def performance(
     table_or_df: Any,
     *,
@@ -217,6 +219,7 @@ def _proportion(name: str, hits: np.ndarray, known: bool = True) -> tuple[str, f
     return name, p, float(np.sqrt(p * (1 - p) / hits.size))
 
 
+@checked
 def reps_for_mcse(
     *,
     target_mcse: float,

@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..checks import checked
 from ..engine.coxph import ConvergenceError, fit_coxph, score_residuals
 from ..errors import AnalysisError
 from .formula import DesignMatrix, design_matrix, formula_variables
@@ -122,6 +123,7 @@ def _cluster_sums(data: pd.DataFrame, resid: np.ndarray, cluster: str | None) ->
     return summed
 
 
+@checked(skip=("data",))
 def fit_cox(
     data: pd.DataFrame,
     *,

@@ -33,6 +33,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from .. import schema
+from ..checks import checked
 from ..design.episodes import EXPOSED, split_at_exposure
 from ..design.matching import match_exposure_density
 from ..errors import AnalysisError
@@ -77,6 +78,7 @@ def index_at_first_test(cohort: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@checked(skip=("cohort",))
 def time_varying_cox_hr(
     cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:

@@ -41,6 +41,7 @@ import statsmodels.api as sm
 
 from .. import schema
 from ..analysis.inputs import require_columns, require_frame
+from ..checks import checked
 from ..errors import AnalysisError
 from .balance import (
     EXPOSURE_ON_EVENT_DAY,
@@ -77,6 +78,7 @@ class MatchedCohort:
         return f"{self.method}: {len(self.data):,} rows\n{self.report.summary()}"
 
 
+@checked(skip=("cohort", "controls"))  # controls: its own "positive integer" message
 def match_exposure_density(
     cohort: pd.DataFrame,
     *,
