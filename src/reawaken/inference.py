@@ -115,8 +115,8 @@ def _variance_check(
     return VarianceCheck(
         column=column,
         label=label,
-        se_ratio=1 + effect.estimate("relative_error_model_se") / 100,
-        se_ratio_mcse=effect.mcse("relative_error_model_se") / 100,
+        se_ratio=effect.se_ratio[0],
+        se_ratio_mcse=effect.se_ratio[1],
         coverage=effect.estimate("coverage"),
         coverage_mcse=effect.mcse("coverage"),
         null_rejection=null.estimate("rejection_rate"),

@@ -61,6 +61,13 @@ class Performance:
         """The Monte Carlo SE of one of :data:`MEASURES`."""
         return float(self._row(measure)["mcse"])
 
+    @property
+    def se_ratio(self) -> tuple[float, float]:
+        """``(RMS SE / empirical SE, MCSE)``: 1 when the SEs are right (from the relative %
+        error in model SE, Morris et al. 2019 Table 6)."""
+        error = "relative_error_model_se"
+        return 1 + self.estimate(error) / 100, self.mcse(error) / 100
+
     def _row(self, measure: str) -> pd.Series:
         if measure not in MEASURES:
             raise ReawakenError(f"unknown measure {measure!r}; fix: use one of {MEASURES}")

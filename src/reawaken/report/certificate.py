@@ -231,22 +231,12 @@ def build_certificate(
     )
     figures.update({f"{k}_one_cohort": v for k, v in one.figures.items() if k in ("km", "cif")})
 
-    reps_table = run_replicates(
-        scenario,
-        reps=reps,
-        seed=seed,
-        executor=executor,
-        progress=progress,
-        checkpoint=checkpoint,
-    ).data
-    null_table = run_replicates(
-        null_scenario(scenario),
-        reps=reps,
-        seed=seed,
-        executor=executor,
-        progress=progress,
-        checkpoint=checkpoint,
-    ).data
+    reps_table, null_table = (
+        run_replicates(
+            sc, reps=reps, seed=seed, executor=executor, progress=progress, checkpoint=checkpoint
+        ).data
+        for sc in (scenario, null_scenario(scenario))
+    )
     analysis = design.analysis
     check = check_inference(
         reps_table,
