@@ -42,6 +42,7 @@ import pandas as pd
 
 from . import schema
 from .analysis.study import Analysis, study_analysis
+from .checks import checked
 from .errors import AnalysisError, ReawakenError
 from .estimate import Estimate
 from .evaluate import main_module_hidden, replicate_pool
@@ -145,6 +146,7 @@ def _run(
     return [row for future in futures for row in future.result()]
 
 
+@checked(skip=("cohort",))
 def bootstrap_analysis(
     cohort: pd.DataFrame,
     scenario: Scenario,

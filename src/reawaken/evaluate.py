@@ -37,6 +37,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from .analysis.study import Analysis, study_analysis
+from .checks import checked
 from .errors import InputFileError, ReawakenError
 from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
@@ -368,6 +369,7 @@ class ReplicateTable:
         )
 
 
+@checked
 def run_replicates(
     scenario: Scenario,
     analysis: Analysis | None = None,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .checks import checked
 from .findings import ReportedFinding
 from .performance import performance
 from .power.design_analysis import design_analysis
@@ -136,6 +137,7 @@ def _labels(table: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+@checked(skip=("table",))
 def check_inference(
     table: pd.DataFrame,
     null_table: pd.DataFrame,

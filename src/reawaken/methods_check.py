@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.study import STUDY_ANALYSES
+from .checks import checked
 from .errors import AnalysisError
 from .evaluate import ReplicateTable, replicate_pool, run_replicates
 from .performance import performance
@@ -130,6 +131,7 @@ def _truth_for(scenario_name: str, sc: Any, analysis: str) -> Truth:
     return truth
 
 
+@checked
 def methods_check(
     presets: Sequence[str] | None = None,
     *,

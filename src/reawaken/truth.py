@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.study import STUDY_ANALYSES, STUDY_ESTIMANDS, Analysis
+from .checks import checked
 from .errors import AnalysisError, InputFileError
 from .io import write_text_atomic
 from .outputs import dumps_json
@@ -95,6 +96,7 @@ class ScaledBaseline:
         return self.base.inverse_cumulative(np.asarray(h, dtype=float) / self.factor)
 
 
+@checked
 def null_scenario(scenario: Scenario) -> Scenario:
     """The scenario with every window of its exposure effect at HR 1 (log-HR 0), named
     ``<name>:null``; everything else (competing deaths after infection, testing, confounding,
@@ -230,6 +232,7 @@ class Truth:
         return {k: (self.truth if k == "truth" else getattr(self, k)) for k in FIELDS}
 
 
+@checked
 def compute_truth(
     scenario: Scenario,
     analysis: str,
@@ -364,6 +367,7 @@ def stored_truths() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FIELDS))
 
 
+@checked
 def stored_truth(scenario: Scenario, analysis: str) -> Truth | None:
     """The stored truth of ``analysis`` in exactly this scenario (matched by fingerprint), or
     ``None`` when there is none (another scenario, or a preset changed since it was stored)."""

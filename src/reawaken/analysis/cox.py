@@ -226,6 +226,7 @@ def fit_cox(
     )
 
 
+@checked(skip=("episodes",))
 def fit_time_varying_cox(
     episodes: pd.DataFrame,
     *,
@@ -255,6 +256,7 @@ def fit_time_varying_cox(
     )
 
 
+@checked(skip=("matched",))
 def fit_matched_cox(
     matched: pd.DataFrame,
     *,
@@ -313,6 +315,7 @@ def fit_matched_cox(
     )
 
 
+@checked(skip=("cohort",))
 def fit_naive_ever_exposed(
     cohort: pd.DataFrame,
     *,
@@ -354,6 +357,7 @@ def fit_naive_ever_exposed(
     return _relabel(result, "naive ever-exposed Cox (IMMORTAL TIME BIAS; teaching only)")
 
 
+@checked(skip=("cohort",))
 def hr_by_window(
     cohort: pd.DataFrame,
     *,

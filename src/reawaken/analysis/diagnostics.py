@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import checked
 from ..engine.zph import ZphTerms, kaplan_meier_left, zph_terms
 from ..errors import AnalysisError
 from .results import ModelResult
@@ -138,6 +139,7 @@ def scaled_schoenfeld(
     return out + coef
 
 
+@checked(skip=("result",))
 def ph_test(result: ModelResult, transform: str = "km") -> PHTestResult:
     """Test proportional hazards for a model from :func:`reawaken.analysis.cox.fit_cox`.
 

@@ -32,6 +32,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from .. import schema
+from ..checks import checked
 from ..design.episodes import split_at_exposure
 from ..errors import AnalysisError
 from .inputs import check_time_grid, default_at_risk_times, require_columns, require_frame
@@ -99,6 +100,7 @@ def _check_cohort(cohort: pd.DataFrame, where: str, level: float) -> None:
         raise AnalysisError(f"{where}: level must be in (0, 1), got {level!r}; fix: level=0.95")
 
 
+@checked(skip=("cohort",))
 def simon_makuch(
     cohort: pd.DataFrame,
     *,
@@ -164,6 +166,7 @@ def simon_makuch(
     )
 
 
+@checked(skip=("cohort",))
 def landmark_curves(
     cohort: pd.DataFrame,
     *,

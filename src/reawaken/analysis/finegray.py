@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..checks import checked
 from ..errors import AnalysisError
 from .competing import _codes_and_times
 from .cox import fit_cox
@@ -106,6 +107,7 @@ def finegray_expand(
     return out.sort_values(["id", "start"], kind="stable", ignore_index=True)
 
 
+@checked(skip=("data",))
 def fit_fine_gray(
     data: pd.DataFrame,
     *,

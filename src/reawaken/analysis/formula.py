@@ -28,6 +28,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
+from ..checks import checked
 from ..errors import AnalysisError
 from .inputs import require_columns, require_frame
 
@@ -102,6 +103,7 @@ def _read_names(expr: str) -> set[str]:
     }
 
 
+@checked(skip=("data",))
 def design_matrix(data: pd.DataFrame, formula: str, where: str) -> DesignMatrix:
     """Design matrix of ``formula`` on ``data`` for a model without intercept (see module
     docstring); formula columns are ``X`` of ``h(t | x) = h0(t) exp(x'beta)`` (Cox 1972).

@@ -21,6 +21,7 @@ import pandas as pd
 from statsmodels.discrete.conditional_models import ConditionalLogit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
+from ..checks import checked
 from ..errors import AnalysisError
 from .inputs import numeric_column, require_columns, require_frame
 from .matched_variance import (
@@ -130,6 +131,7 @@ def _fit_conditional_logit(y: np.ndarray, x: np.ndarray, groups: np.ndarray):
     return fit, coef, cov
 
 
+@checked(skip=("matched",))
 def matched_odds_ratio(
     matched: pd.DataFrame,
     *,

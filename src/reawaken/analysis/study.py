@@ -118,6 +118,7 @@ def time_varying_cox_hr(
     )
 
 
+@checked(skip=("cohort",))
 def logistic_or_test_negative(
     cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
@@ -274,6 +275,7 @@ STUDY_ESTIMANDS: dict[str, str] = {
 MATCHED_ANALYSES: tuple[str, ...] = ("matched_cox", "matched_or")
 
 
+@checked
 def study_analysis(scenario: Scenario) -> Analysis:
     """The scenario's study analysis: its ``[design]``, else by whether it has testing."""
     if scenario.design is not None:

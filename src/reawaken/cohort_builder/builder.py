@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..checks import checked
 from ..errors import AnalysisError, CohortError
 from .covariates import covariate_frame
 from .records import Records, dates_to_days, first_day_per_person
@@ -91,6 +92,7 @@ class BuiltCohort:
         return f"{self.flow_text()}\ncohort: {check.summary()}"
 
 
+@checked
 def build_cohort(
     persons: pd.DataFrame,
     *,

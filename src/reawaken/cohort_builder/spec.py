@@ -47,6 +47,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..checks import checked
 from ..errors import InputFileError
 from ..io import SUPPORTED_TABLE_EXTENSIONS
 from .builder import BuiltCohort, build_cohort
@@ -132,6 +133,7 @@ def _check_keys(table: dict, where: str, allowed: tuple, path: Path) -> None:
         )
 
 
+@checked
 def build_cohort_from_spec(path: str | os.PathLike[str]) -> BuiltCohort:
     """Read a spec and its files, then :func:`~reawaken.cohort_builder.build_cohort`.
 

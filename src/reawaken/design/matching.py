@@ -158,6 +158,7 @@ def match_exposure_density(
     return _assemble(frame, sets, covs, controls, method)
 
 
+@checked(skip=("cohort",))
 def match_propensity(
     cohort: pd.DataFrame,
     *,

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..checks import checked
 from ..errors import ScenarioError
 
 _REPORTED = "reawaken.findings.reported"
@@ -156,6 +157,7 @@ def named_or_file_text(
     return packaged_toml_text(package, text, kind, hint), False
 
 
+@checked
 def load_finding(name_or_path: str | Path) -> ReportedFinding:
     """Load a shipped reported finding by name, or a finding TOML file by path."""
     body, from_file = named_or_file_text(name_or_path, _REPORTED, "finding", "finding")

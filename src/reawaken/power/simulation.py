@@ -33,6 +33,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ..checks import checked
 from ..errors import AnalysisError
 from ..evaluate import Analysis, replicate_pool, run_replicates
 from ..scenario import Scenario
@@ -84,6 +85,7 @@ def with_constant_hr(scenario: Scenario, hr: float) -> Scenario:
     return replace(scenario, effect=EffectProfile.constant(hr))
 
 
+@checked
 def simulate_power(
     scenario: Scenario,
     *,
@@ -194,6 +196,7 @@ class SampleSizeResult:
         )
 
 
+@checked
 def sample_size_for_power(
     scenario: Scenario,
     *,
