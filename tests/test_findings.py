@@ -1,4 +1,4 @@
-"""Reported findings as data, and the worked figures of REFERENCE.md derived from them."""
+"""Reported findings as data, and the worked figures derived from their CIs (SE, power, information)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_both_findings_ship():
     [("ukb_cancer_mortality", 0.249, 0.70), ("flatiron_lung_mets", 0.181, 0.52)],
 )
 def test_implied_se_and_power_match_reference(name, se, power):
-    """REFERENCE.md: SE = (ln hi - ln lo)/3.92; power at the reported effect ~70% / ~52%."""
+    """SE = (ln hi - ln lo)/3.92; power at the reported effect ~70% (UKB) / ~52% (Flatiron)."""
     f = load_finding(name)
     assert f.implied_se == pytest.approx(se, abs=0.0015)
     z = math.log(f.estimate) / f.implied_se
@@ -28,7 +28,7 @@ def test_implied_se_and_power_match_reference(name, se, power):
 
 
 def test_flatiron_information_matches_schoenfeld_figure():
-    """1/SE^2 = D p (1 - p) ~ 31 for the Flatiron CI (REFERENCE.md)."""
+    """1/SE^2 = D p (1 - p) ~ 31 for the Flatiron CI (Schoenfeld 1983)."""
     assert 1 / load_finding("flatiron_lung_mets").implied_se ** 2 == pytest.approx(31, abs=1)
 
 

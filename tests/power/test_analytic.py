@@ -135,7 +135,7 @@ def test_hr_both_directions():
     )
 
 
-# --- the reported findings (REFERENCE.md: "What the reported figures imply") ------------------
+# --- the reported findings: what their CIs imply (SE, information, power) -------------------
 
 
 @pytest.mark.parametrize(
