@@ -1,4 +1,4 @@
-"""Reported findings as data, and the worked figures derived from their CIs (SE, power, information)."""
+"""Reported findings as data, and the figures their CIs imply (SE, power, information)."""
 
 from __future__ import annotations
 
