@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import AnalysisError
 from .performance import performance
@@ -45,14 +44,6 @@ RESULT_COLUMNS = (
     "rejection_rate",
     "rejection_rate_mcse",
 )
-
-
-def _with_se(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The table with ``se`` taken from ``column`` and Wald p-values recomputed from it."""
-    se = df[column].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * stats.norm.sf(np.abs(df["log_estimate"].to_numpy(dtype=float)) / se)
-    return df.assign(se=se, p_value=p)
 
 
 def variance_performance(
@@ -88,7 +79,9 @@ def variance_performance(
     for name, column in sources.items():
         if df[column].isna().all():
             continue
-        perf = performance(_with_se(df, column), true_log_effect=true_log_effect, level=level)
+        perf = performance(
+            df, true_log_effect=true_log_effect, level=level, se_column=column
+        )
         est, mc = perf.estimate, perf.mcse
         rows.append(
             {
