@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 import reawaken as rw
-from reawaken import cli_run
 from reawaken.calibration import canonical_command, implied_information
 from reawaken.cli import main
+from reawaken.cli import run as cli_run
 from reawaken.errors import (
     EXIT_BAD_INPUT,
     EXIT_CODES,
@@ -274,7 +274,7 @@ def test_power_simulate_where_every_replicate_fails(tmp_path, capsys):
     "argv",
     [
         ["simulate", "--scenario", "ukb_cancer_mortality", "--out", "x.csv"],
-        ["analyze", "c.csv", "--design", "naive", "--out", "o"],
+        ["analyze", "c.csv", "--design", "naive_cox", "--out", "o"],
         ["calibrate", "--finding", "ukb_cancer_mortality", "--out", "x.toml"],
         ["reproduce"],
         ["power", "design", "--estimate", "1.85", "--ci", "1.14", "3.02", "--sims", "10"],
@@ -322,7 +322,7 @@ def test_infinite_effect_shape_day(tmp_path, capsys):
 
 
 def test_a_million_controls(cohort_csv, tmp_path, capsys):
-    argv = ["analyze", str(cohort_csv), "--design", "matched", "--controls", "1000000"]
+    argv = ["analyze", str(cohort_csv), "--design", "matched_cox", "--controls", "1000000"]
     bad([*argv, "--out", str(tmp_path / "o")], capsys, "controls must be a whole number 1..100")
     assert not (tmp_path / "o").exists()
 
@@ -458,11 +458,11 @@ def test_internal_error_in_json_mode(tmp_path, capsys, monkeypatch):
 
 def test_analyze_refuses_a_non_empty_folder_and_replaces_it_whole(cohort_csv, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["analyze", str(cohort_csv), "--design", "matched", "--out", str(out)]) == 0
+    assert main(["analyze", str(cohort_csv), "--design", "matched_cox", "--out", str(out)]) == 0
     matched = {p.name for p in out.iterdir()}
     assert {"balance.csv", "km.png", "love.svg"} <= matched
     capsys.readouterr()
-    argv = ["analyze", str(cohort_csv), "--design", "naive", "--out", str(out)]
+    argv = ["analyze", str(cohort_csv), "--design", "naive_cox", "--out", str(out)]
     bad(argv, capsys, "is not empty")
     assert {p.name for p in out.iterdir()} == matched  # untouched
     assert main([*argv, "--overwrite"]) == 0
@@ -476,7 +476,7 @@ def test_a_failed_write_leaves_nothing(cohort_csv, tmp_path, capsys, monkeypatch
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr("reawaken.analyze.save_figure", broken)
-    argv = ["analyze", str(cohort_csv), "--design", "naive", "--out", str(tmp_path / "a/b/o")]
+    argv = ["analyze", str(cohort_csv), "--design", "naive_cox", "--out", str(tmp_path / "a/b/o")]
     bad(argv, capsys, "No space left on device")
     assert not list(tmp_path.iterdir())  # not even the parent folders it made
 
@@ -531,7 +531,7 @@ def test_dumps_json_turns_nan_and_infinity_into_null():
 
 
 def test_analyze_json_is_strict(cohort_csv, tmp_path, capsys):
-    argv = ["analyze", str(cohort_csv), "--design", "naive", "--out", str(tmp_path / "o")]
+    argv = ["analyze", str(cohort_csv), "--design", "naive_cox", "--out", str(tmp_path / "o")]
     assert main([*argv, "--json"]) == 0
     payload = _strict_json(capsys.readouterr().out)
     assert payload["estimates"][0]["robust_se"] is None  # NaN in the table

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, scheduler
-from .errors import AnalysisError
-from .findings import list_findings, load_finding
-from .io import write_table, write_text_atomic
-from .outputs import dumps_json, output_directory
-from .report.figures import save_figure
-from .scenario import load_scenario_for_finding
-from .sensitivity.evalue import evalue_for_finding
-from .sensitivity.stress import MECHANISMS, run_battery
+from ..errors import AnalysisError
+from ..findings import list_findings, load_finding
+from ..io import write_table, write_text_atomic
+from ..outputs import dumps_json, output_directory
+from ..report.figures import save_figure
+from ..scenario import load_scenario_for_finding
+from ..sensitivity.evalue import evalue_for_finding
+from ..sensitivity.stress import MECHANISMS, run_battery
+from .args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, scheduler
 
 
 def _mechanisms(text: str | None) -> list[str] | None:
@@ -29,7 +29,7 @@ def _mechanisms(text: str | None) -> list[str] | None:
 
 
 def cmd_stress(args: argparse.Namespace) -> int:
-    from .report.stress_plots import plot_stress
+    from ..report.stress_plots import plot_stress
 
     if args.scheduler is not None and args.executor != "dask":
         raise AnalysisError("--scheduler needs --executor dask; fix: add --executor dask")

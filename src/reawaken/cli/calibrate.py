@@ -6,18 +6,18 @@ import argparse
 import shlex
 from pathlib import Path
 
-from .calibration import (
+from ..calibration import (
     DEFAULT_SE_TARGET,
     DEFAULT_TEMPLATE,
     SE_TARGETS,
     calibrate_to_finding,
     canonical_command,
 )
-from .cli_args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, integer, number, text_line
-from .errors import InputFileError, ScenarioError
-from .findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
-from .io import write_text_atomic
-from .outputs import check_name, dumps_json
+from ..errors import InputFileError, ScenarioError
+from ..findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
+from ..io import write_text_atomic
+from ..outputs import check_name, dumps_json
+from .args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, integer, number, text_line
 
 _FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
 _POSITIVE = number(0, lo_open=True, example="1.44")

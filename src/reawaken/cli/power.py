@@ -9,7 +9,20 @@ import argparse
 
 import numpy as np
 
-from .cli_args import (
+from ..errors import AnalysisError
+from ..io import write_table, write_text_atomic
+from ..outputs import dumps_json, output_directory
+from ..power.analytic import (
+    PowerResult,
+    event_probability_from_scenario,
+    exposed_share_for_matching,
+    freedman,
+    persons_for_events,
+    schoenfeld,
+)
+from ..report.figures import save_figure
+from ..resources import check_memory, design_simulation_bytes
+from .args import (
     CHECKPOINT_HELP,
     PERSONS,
     REPS,
@@ -20,19 +33,6 @@ from .cli_args import (
     number_list,
     scheduler,
 )
-from .errors import AnalysisError
-from .io import write_table, write_text_atomic
-from .outputs import dumps_json, output_directory
-from .power.analytic import (
-    PowerResult,
-    event_probability_from_scenario,
-    exposed_share_for_matching,
-    freedman,
-    persons_for_events,
-    schoenfeld,
-)
-from .report.figures import save_figure
-from .resources import check_memory, design_simulation_bytes
 
 _RATIO = number(0, lo_open=True, example="1.44")
 _PROBABILITY = number(0, 1, lo_open=True, hi_open=True, example="0.5")
@@ -45,7 +45,7 @@ def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
         share = exposed_share_for_matching(args.controls)
     event_p = args.event_probability
     if event_p is None and args.scenario is not None:
-        from .scenario import load_scenario
+        from ..scenario import load_scenario
 
         event_p = event_probability_from_scenario(load_scenario(args.scenario))
     if solve == "n" and event_p is None:
@@ -96,9 +96,9 @@ def _require_some_estimates(table) -> None:
 
 
 def cmd_power_simulate(args: argparse.Namespace) -> int:
-    from .power.simulation import sample_size_for_power, simulate_power
-    from .report.power_plots import plot_power_curve
-    from .scenario import load_scenario
+    from ..power.simulation import sample_size_for_power, simulate_power
+    from ..report.power_plots import plot_power_curve
+    from ..scenario import load_scenario
 
     if args.scheduler is not None and args.executor != "dask":
         raise AnalysisError("--scheduler needs --executor dask; fix: add --executor dask")
@@ -147,7 +147,7 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_power_design(args: argparse.Namespace) -> int:
-    from .power.design_analysis import design_analysis, plot_exaggeration
+    from ..power.design_analysis import design_analysis, plot_exaggeration
 
     truths = args.true or [1.1, 1.2, 1.3, args.estimate]
     check_memory(

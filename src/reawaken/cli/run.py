@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import (
+from ..errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -30,7 +30,7 @@ from .errors import (
     ReawakenError,
     split_fix,
 )
-from .outputs import dumps_json
+from ..outputs import dumps_json
 
 
 class Terminated(BaseException):

@@ -3,7 +3,7 @@
 Every command has ``--help``; every command that prints results takes ``--json`` (strict JSON:
 NaN is ``null``). Bad input exits with status 2 and one line on stderr saying what is wrong and
 how to fix it (with ``--json``: ``{"error": ..., "fix": ...}`` on stdout); the exit statuses are
-:data:`reawaken.errors.EXIT_CODES` (see :mod:`reawaken.cli_run`). Output folders are written
+:data:`reawaken.errors.EXIT_CODES` (see :mod:`reawaken.cli.run`). Output folders are written
 whole or not at all (:func:`reawaken.outputs.output_directory`).
 """
 
@@ -16,27 +16,28 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, schema
-from .cli_args import CHECKPOINT_HELP, PERSONS, SEED, integer, number, number_list
-from .cli_build_cohort import add_build_cohort_parser
-from .cli_calibrate import add_calibrate_parser
-from .cli_methods import add_methods_check_parser, add_truth_parser
-from .cli_omop import add_omop_parser
-from .cli_power import add_power_parser
-from .cli_run import UsageError, report_bad_input, run_command
-from .cli_stress import add_stress_parser
-from .errors import EXIT_CODES, AnalysisError, CohortError, InputFileError
-from .findings import list_findings, load_finding
-from .io import read_cohort, write_table
-from .outputs import check_name, dumps_json, output_directory
-from .scenario import list_presets, load_scenario
-from .simulate.cohort import DEFAULT_SEED, simulate_cohort
+from .. import __version__, schema
+from ..errors import EXIT_CODES, AnalysisError, CohortError, InputFileError
+from ..findings import list_findings, load_finding
+from ..io import read_cohort, write_table
+from ..outputs import check_name, dumps_json, output_directory
+from ..scenario import list_presets, load_scenario
+from ..simulate.cohort import DEFAULT_SEED, simulate_cohort
+from ..study.registry import STUDY_DESIGNS, analyze_design_names
+from .args import CHECKPOINT_HELP, PERSONS, SEED, integer, number, number_list
+from .build_cohort import add_build_cohort_parser
+from .calibrate import add_calibrate_parser
+from .methods import add_methods_check_parser, add_truth_parser
+from .omop import add_omop_parser
+from .power import add_power_parser
+from .run import UsageError, report_bad_input, run_command
+from .stress import add_stress_parser
 
 PROGRESS_MIN_PERSONS = 200_000
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors raise :class:`~reawaken.cli_run.UsageError` (exit status 2,
+    """argparse whose errors raise :class:`~reawaken.cli.run.UsageError` (exit status 2,
     one line, or JSON with ``--json``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -120,8 +121,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .report.certificate import build_certificate
-    from .report.document import write_report
+    from ..report.certificate import build_certificate
+    from ..report.document import write_report
 
     names = args.finding or list_findings()
     if args.scenario is not None and len(names) != 1:
@@ -164,7 +165,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analyze import parse_match_on, run_analysis, write_analysis
+    from ..analyze import parse_match_on, run_analysis, write_analysis
 
     covariates = args.covariates.split(",") if args.covariates else None
     cohort = read_cohort(args.cohort, origin_date=args.origin_date, validate=False)
@@ -232,10 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--design",
         required=True,
-        choices=["time-varying", "matched", "naive", "time-fixed"],
-        help="time-varying Cox, exposure-density matched analyses, the naive ever-exposed "
-        "model (immortal time bias, for teaching), or time-fixed: an exposure known at "
-        "baseline in a one-row-per-person table (needs --duration)",
+        choices=analyze_design_names(),
+        help="; ".join(f"{d.name}: {d.summary}" for d in STUDY_DESIGNS.values() if d.analyze),
     )
     p.add_argument(
         "--formula",
@@ -373,6 +372,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
     return run_command(" ".join([args.command, *sub]), lambda: args.func(args), as_json)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

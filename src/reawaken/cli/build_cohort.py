@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError
-from .io import SUPPORTED_TABLE_EXTENSIONS, write_table
-from .outputs import dumps_json
+from ..errors import InputFileError
+from ..io import SUPPORTED_TABLE_EXTENSIONS, write_table
+from ..outputs import dumps_json
 
 
 def flow_path(out: Path, flow: str | None) -> Path:
@@ -45,7 +45,7 @@ def built_payload(built, paths: list[Path]) -> dict:
 
 
 def cmd_build_cohort(args: argparse.Namespace) -> int:
-    from .cohort_builder import build_cohort_from_spec
+    from ..cohort_builder import build_cohort_from_spec
 
     out = Path(args.out)
     check_out(out)

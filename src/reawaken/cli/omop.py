@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_build_cohort import built_payload, check_out, write_built
-from .errors import InputFileError
-from .outputs import dumps_json
+from ..errors import InputFileError
+from ..outputs import dumps_json
+from .build_cohort import built_payload, check_out, write_built
 
 
 def cmd_omop_write(args: argparse.Namespace) -> int:
-    from .omop import day_rounded, list_studies, load_study, mask_url, write_omop
-    from .scenario import load_scenario
-    from .simulate.cohort import simulate_cohort
+    from ..omop import day_rounded, list_studies, load_study, mask_url, write_omop
+    from ..scenario import load_scenario
+    from ..simulate.cohort import simulate_cohort
 
     scenario = load_scenario(args.scenario)
     study_name = args.study or scenario.name
@@ -45,7 +45,7 @@ def cmd_omop_write(args: argparse.Namespace) -> int:
 
 
 def cmd_omop_extract(args: argparse.Namespace) -> int:
-    from .omop import extract_cohort, mask_url
+    from ..omop import extract_cohort, mask_url
 
     out = Path(args.out)
     check_out(out)

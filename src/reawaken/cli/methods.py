@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_args import REPS, SEED, WORKERS, integer
-from .errors import AnalysisError
-from .io import write_text_atomic
-from .outputs import dumps_json
-from .scenario import list_presets, load_scenario
+from ..errors import AnalysisError
+from ..io import write_text_atomic
+from ..outputs import dumps_json
+from ..scenario import list_presets, load_scenario
+from .args import REPS, SEED, WORKERS, integer
 
 _EXECUTORS = ("processes", "serial")
 
@@ -30,7 +30,7 @@ def _names(text: str | None, allowed: tuple[str, ...] | list[str], what: str) ->
 
 
 def cmd_truth(args: argparse.Namespace) -> int:
-    from .truth import (
+    from ..truth import (
         VERSIONS,
         compare_truths,
         compute_truths,
@@ -78,13 +78,13 @@ def cmd_truth(args: argparse.Namespace) -> int:
 
 
 def _analysis_names() -> list[str]:
-    from .analysis.study import STUDY_ANALYSES
+    from ..study.registry import study_design_names
 
-    return list(STUDY_ANALYSES)
+    return list(study_design_names())
 
 
 def cmd_methods_check(args: argparse.Namespace) -> int:
-    from .methods_check import methods_check
+    from ..methods_check import methods_check
 
     result = methods_check(
         _names(args.scenario, list_presets(), "scenario"),
@@ -110,7 +110,7 @@ def cmd_methods_check(args: argparse.Namespace) -> int:
 
 def add_truth_parser(sub) -> None:
     """Register ``truth``."""
-    from .truth import DEFAULT_COHORTS, DEFAULT_MULTIPLIER, TRUTH_SEED
+    from ..truth import DEFAULT_COHORTS, DEFAULT_MULTIPLIER, TRUTH_SEED
 
     p = sub.add_parser(
         "truth",
