@@ -28,7 +28,7 @@ def test_parse_match_on():
         parse_match_on("age:two")
 
 
-@pytest.mark.parametrize("design", ["time-varying", "matched", "naive"])
+@pytest.mark.parametrize("design", ["time_varying_cox", "matched_cox", "naive_cox"])
 def test_designs_run_and_write(cohort, design, tmp_path):
     out = run_analysis(
         cohort, design=design, rng=np.random.default_rng(1), exact=["stage"], caliper={"age": 2.0}
@@ -42,19 +42,19 @@ def test_designs_run_and_write(cohort, design, tmp_path):
     figs = {p.stem for p in paths if p.suffix in (".png", ".svg")}
     assert figs, "every design draws at least one figure"
     assert all((tmp_path / f"{f}.png").exists() and (tmp_path / f"{f}.svg").exists() for f in figs)
-    if design == "matched":
+    if design == "matched_cox":
         assert {"km", "cif", "love"} <= figs and "balance.csv" in names
         assert set(out.estimates["analysis"].str.split(" ").str[1]) >= {"Cox", "OR"}
 
 
 def test_naive_is_labelled(cohort):
-    out = run_analysis(cohort, design="naive", rng=np.random.default_rng(1))
+    out = run_analysis(cohort, design="naive_cox", rng=np.random.default_rng(1))
     assert "IMMORTAL TIME BIAS" in out.estimates["analysis"].iloc[0]
 
 
 def test_matched_and_time_varying_agree_roughly(cohort):
-    tv = run_analysis(cohort, design="time-varying", rng=np.random.default_rng(1))
-    m = run_analysis(cohort, design="matched", rng=np.random.default_rng(1), exact=["stage"])
+    tv = run_analysis(cohort, design="time_varying_cox", rng=np.random.default_rng(1))
+    m = run_analysis(cohort, design="matched_cox", rng=np.random.default_rng(1), exact=["stage"])
     a = tv.estimates.iloc[0]
     b = m.estimates.iloc[0]
     se = np.hypot(a["se"], b["robust_se"])
@@ -74,7 +74,7 @@ def test_cli_analyze(tmp_path, capsys):
                 "analyze",
                 str(path),
                 "--design",
-                "matched",
+                "matched_cox",
                 "--match-on",
                 "age:2,stage",
                 "--controls",
@@ -87,7 +87,7 @@ def test_cli_analyze(tmp_path, capsys):
         == 0
     )
     payload = json.loads(capsys.readouterr().out)
-    assert payload["design"] == "matched"
+    assert payload["design"] == "matched_cox"
     assert (out / "km.svg").exists() and (out / "balance.csv").exists()
 
 
@@ -99,7 +99,16 @@ def test_cli_analyze_bad_column_leaves_nothing(tmp_path, capsys):
     path = write_table(data, tmp_path / "c.parquet")
     out = tmp_path / "out"
     code = main(
-        ["analyze", str(path), "--design", "matched", "--match-on", "weight:2", "--out", str(out)]
+        [
+            "analyze",
+            str(path),
+            "--design",
+            "matched_cox",
+            "--match-on",
+            "weight:2",
+            "--out",
+            str(out),
+        ]
     )
     assert code == 2
     assert "weight" in capsys.readouterr().err
@@ -109,7 +118,7 @@ def test_cli_analyze_bad_column_leaves_nothing(tmp_path, capsys):
 def test_matched_design_uses_the_shared_members_variance(cohort):
     out = run_analysis(
         cohort,
-        design="matched",
+        design="matched_cox",
         rng=np.random.default_rng(1),
         exact=["stage"],
         caliper={"age": 2.0},
@@ -180,7 +189,7 @@ def test_matched_fine_gray_clusters_on_the_person():
 
 def test_time_varying_reports_every_term_persons_and_curves(cohort):
     out = run_analysis(
-        cohort, design="time-varying", rng=np.random.default_rng(1), times=[365, 730]
+        cohort, design="time_varying_cox", rng=np.random.default_rng(1), times=[365, 730]
     )
     est = out.estimates
     main_model = est[est["analysis"].str.startswith("time-varying Cox (")]
@@ -218,7 +227,9 @@ def test_time_varying_formula_equals_fit_cox_on_the_episodes(cohort):
     from reawaken.design.episodes import split_at_exposure
 
     formula = "exposed + bs(age, df=3) + C(stage) + her2 + exposed:age"
-    out = run_analysis(cohort, design="time-varying", rng=np.random.default_rng(1), formula=formula)
+    out = run_analysis(
+        cohort, design="time_varying_cox", rng=np.random.default_rng(1), formula=formula
+    )
     episodes = split_at_exposure(cohort, covariates=["age", "stage", "her2"])
     ref = fit_cox(
         episodes, start="start", stop="stop", event="event", formula=formula, cluster="id"
@@ -233,7 +244,7 @@ def test_time_varying_formula_equals_fit_cox_on_the_episodes(cohort):
 
 def test_matched_rows_carry_measures_and_distinct_persons(cohort):
     out = run_analysis(
-        cohort, design="matched", rng=np.random.default_rng(1), exact=["stage"], times=[365]
+        cohort, design="matched_cox", rng=np.random.default_rng(1), exact=["stage"], times=[365]
     )
     est = out.estimates
     assert est["measure"].tolist() == ["HR", "OR", "SHR"]
@@ -245,10 +256,10 @@ def test_matched_rows_carry_measures_and_distinct_persons(cohort):
 @pytest.mark.parametrize(
     ("design", "kwargs", "message"),
     [
-        ("matched", {"formula": "exposed + age"}, "--formula is for the time-varying"),
-        ("time-varying", {"formula": "age + her2"}, "does not use the exposure"),
-        ("time-varying", {"formula": "exposed + weight"}, "unknown column.*'weight'"),
-        ("naive", {"times": [-1.0]}, "times must be a non-empty list"),
+        ("matched_cox", {"formula": "exposed + age"}, "--formula is for the time-varying"),
+        ("time_varying_cox", {"formula": "age + her2"}, "does not use the exposure"),
+        ("time_varying_cox", {"formula": "exposed + weight"}, "unknown column.*'weight'"),
+        ("naive_cox", {"times": [-1.0]}, "times must be a non-empty list"),
     ],
 )
 def test_bad_formula_or_times_raise(cohort, design, kwargs, message):
@@ -263,7 +274,7 @@ def test_cli_analyze_json_is_strict_and_complete(tmp_path, capsys):
     data = sim(load_scenario("flatiron_lung_mets").with_n(4000), np.random.default_rng(3)).data
     path = write_table(data.drop(columns="true_infection_day"), tmp_path / "c.parquet")
     out = tmp_path / "out"
-    args = ["analyze", str(path), "--design", "naive", "--formula", "exposed + age + C(stage)"]
+    args = ["analyze", str(path), "--design", "naive_cox", "--formula", "exposed + age + C(stage)"]
     assert main([*args, "--times", "365,730", "--out", str(out), "--json"]) == 0
     raw = capsys.readouterr().out
 

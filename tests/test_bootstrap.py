@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reawaken.analysis.study import logistic_or_test_negative, matched_cox_hr
 from reawaken.bootstrap import (
     BootstrapAnalysis,
     bootstrap_analysis,
@@ -21,6 +20,7 @@ from reawaken.errors import AnalysisError
 from reawaken.estimate import Estimate
 from reawaken.evaluate import run_replicates
 from reawaken.scenario import load_scenario
+from reawaken.study.analyses import logistic_or_test_negative, matched_cox_hr
 
 
 @pytest.fixture(scope="module")

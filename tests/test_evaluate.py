@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import reawaken
-from reawaken.analysis.study import time_varying_cox_hr
 from reawaken.errors import AnalysisError, InputFileError, ReawakenError
 from reawaken.evaluate import (
     COLUMNS,
@@ -23,6 +22,7 @@ from reawaken.evaluate import (
 )
 from reawaken.scenario import parse_scenario_text
 from reawaken.simulate.cohort import simulate_cohort
+from reawaken.study.analyses import time_varying_cox_hr
 
 # A small time-varying scenario with a known constant true HR of 1.6: every infection
 # documented, stage confounds infection and outcome and is adjusted for.

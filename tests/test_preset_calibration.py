@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import pytest
 
-from reawaken.analysis.study import study_analysis
 from reawaken.calibration import check_calibration
 from reawaken.findings import load_finding
 from reawaken.scenario import load_scenario
+from reawaken.study.analyses import study_analysis
 
 
 def _check(name: str, reps: int, seed: int, analysis: str | None = None) -> None:

@@ -127,4 +127,4 @@ def test_matched_analysis_is_guarded_before_matching(monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: need // 2)
     monkeypatch.setattr(resources, "SMALL", 0)
     with pytest.raises(ReawakenError, match=r"matching .* exposed persons to 100 controls each"):
-        run_analysis(data, design="matched", rng=np.random.default_rng(0), controls=100)
+        run_analysis(data, design="matched_cox", rng=np.random.default_rng(0), controls=100)

@@ -1,4 +1,4 @@
-"""reawaken analyze --design time-fixed on lifelines' Rossi data: the published Cox model,
+"""reawaken analyze --design time_fixed_cox on lifelines' Rossi data: the published Cox model,
 KM and log-rank against lifelines, and the validation of a time-fixed table.
 
 Published values: Fox & Weisberg, "Cox proportional-hazards regression for survival data in
@@ -46,7 +46,7 @@ def rossi_csv(tmp_path_factory) -> Path:
 
 
 def _cli(rossi_csv, out, *extra) -> dict:
-    args = ["analyze", str(rossi_csv), "--design", "time-fixed", "--duration", "week"]
+    args = ["analyze", str(rossi_csv), "--design", "time_fixed_cox", "--duration", "week"]
     args += ["--event", "arrest", "--exposure", "fin", "--out", str(out), "--json", *extra]
     assert main(args) == 0
     return args
@@ -86,7 +86,7 @@ def test_km_and_logrank_match_lifelines():
     rossi = load_rossi()
     out = run_analysis(
         rossi,
-        design="time-fixed",
+        design="time_fixed_cox",
         rng=np.random.default_rng(0),
         duration="week",
         event="arrest",
@@ -135,5 +135,5 @@ def test_bad_time_fixed_tables_raise_with_a_fix(change, kwargs, message):
         rossi.loc[3, col] = value
     opts = {"duration": "week", "event": "arrest", "exposure": "fin", **kwargs}
     with pytest.raises(AnalysisError, match=message) as info:
-        run_analysis(rossi, design="time-fixed", rng=np.random.default_rng(0), **opts)
+        run_analysis(rossi, design="time_fixed_cox", rng=np.random.default_rng(0), **opts)
     assert "\n" not in str(info.value)

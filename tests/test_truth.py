@@ -13,7 +13,6 @@ import pytest
 from scipy import stats
 
 from reawaken import truth as tr
-from reawaken.analysis.study import STUDY_ESTIMANDS, logistic_or_test_negative
 from reawaken.cli import main
 from reawaken.errors import AnalysisError
 from reawaken.evaluate import run_replicates
@@ -21,6 +20,7 @@ from reawaken.methods_check import EXEMPT
 from reawaken.scenario import list_presets, load_scenario
 from reawaken.simulate.effects import EffectProfile
 from reawaken.simulate.hazards import Exponential, Weibull
+from reawaken.study.analyses import STUDY_MEASURES, logistic_or_test_negative
 
 #: A correct recomputation with K cohorts differs from the stored truth by more than
 #: t_{K-1}(1 - 0.5e-4) combined MCSEs with probability < 1e-4.
@@ -46,7 +46,7 @@ def test_stored_truths_are_complete_and_precise(name):
     table = _stored(name)
     preset = load_scenario(name)
     for r in table.itertuples():
-        assert r.estimand == STUDY_ESTIMANDS[r.analysis]
+        assert r.estimand == STUDY_MEASURES[r.analysis]
         assert r.failed <= 0.05 * r.cohorts
         assert r.mcse <= r.mean_se * math.sqrt(r.multiplier) / 25, r
         _, text = tr.causal_effect(tr.scenario_version(preset, r.version))

@@ -23,7 +23,6 @@ from .analysis.formula import design_matrix
 from .analysis.km import kaplan_meier, logrank
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.results import ModelResult
-from .analysis.study import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .bootstrap import BootstrapAnalysis, bootstrap_analysis
 from .calibration import CalibrationResult, calibrate_to_finding, render_from_record
 from .cohort_builder import BuiltCohort, Records, build_cohort, build_cohort_from_spec
@@ -44,6 +43,7 @@ from .scenario import Scenario, list_presets, load_scenario, parse_scenario_text
 from .schema import CohortCheck, validate_cohort
 from .simulate.cohort import Cohort, simulate_cohort
 from .simulate.effects import EffectProfile
+from .study.analyses import logistic_or_test_negative, study_analysis, time_varying_cox_hr
 from .truth import Truth, compute_truth, null_scenario, stored_truth
 
 try:

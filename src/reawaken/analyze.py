@@ -2,23 +2,23 @@
 
 Designs
 -------
-``time-varying``
+``time_varying_cox``
     Cox model with documented exposure as a time-varying covariate (adjusted for the
     covariates or a formula), HR by window since exposure (0-90, 90-365, 365+ days), PH test;
     figures: Simon–Makuch curves (persons move to the exposed curve on the exposure day),
     landmark curves (exposure fixed at a landmark day, follow-up from it), each with its
     caveat, and the cumulative incidence of the outcome and the competing event.
-``matched``
+``matched_cox``
     Exposure-density matching (``controls`` per exposed person, ``exact``/``caliper``
     constraints, optional test window), then the set-stratified Cox model, the matched OR
     (conditional logistic regression) and a Fine–Gray model of the arms, each with the
     shared-members SE (persons recur across sets), the set-stratified log-rank test with the
     shared-members variance, and Gray's test; figures: KM and cumulative incidence by arm with
     at-risk tables (CIs assume independent rows), Love plot.
-``naive``
+``naive_cox``
     The "ever exposed" Cox model that commits immortal time bias, labelled as such (teaching);
     figure: KM by ever-exposed from entry, labelled biased.
-``time-fixed``
+``time_fixed_cox``
     An exposure known at baseline in a one-row-per-person table (not the cohort contract):
     KM by exposure group with censoring marks and an at-risk table, log-rank test, Cox model
     (:mod:`reawaken.analyze_time_fixed`).
@@ -73,8 +73,10 @@ from .report.balance import love_plot
 from .report.figures import save_figure
 from .report.plots import plot_curves_with_at_risk
 from .resources import check_memory, matched_analysis_bytes
+from .study.registry import analyze_design_names
 
-DESIGNS = ("time-varying", "matched", "naive", "time-fixed")
+#: The designs ``reawaken analyze`` offers (:data:`reawaken.study.registry.STUDY_DESIGNS`).
+DESIGNS = analyze_design_names()
 #: Most controls per exposed person: 1:K matching has efficiency K/(K+1) (99% at 100) and
 #: statsmodels' conditional likelihood recurses once per member of a set (Python's recursion
 #: limit ended a 1:1,000,000 request in a RecursionError).
@@ -151,7 +153,7 @@ def run_analysis(
 ) -> AnalysisOutput:
     """Run ``design`` on a validated Cohort table (see module docstring).
 
-    ``duration``, ``event`` and ``exposure`` name the columns of a ``time-fixed`` table
+    ``duration``, ``event`` and ``exposure`` name the columns of a ``time_fixed_cox`` table
     (:func:`reawaken.analyze_time_fixed.run_time_fixed`); the other designs read the cohort
     contract's columns. ``times`` are the times (days since entry / index, or the unit of
     ``duration``) at which curves are reported; ``landmark`` is the landmark day of the
@@ -179,7 +181,7 @@ def run_analysis(
             "give covariates or a formula, not both; fix: put the covariates in the formula, "
             "e.g. 'exposed + age + C(stage)'"
         )
-    if design == "time-fixed":
+    if design == "time_fixed_cox":
         from .analyze_time_fixed import run_time_fixed
 
         if duration is None:
@@ -204,9 +206,9 @@ def run_analysis(
         require_columns(cohort, used, "formula")
     check = schema.validate_cohort(cohort, covariates=[] if formula else covariates)
     opts = _Options(list(check.covariates), formula, cause, ties, _grid(times), landmark)
-    if design == "time-varying":
+    if design == "time_varying_cox":
         return _time_varying(cohort, opts)
-    if design == "naive":
+    if design == "naive_cox":
         return _naive(cohort, opts)
     exposed = int(cohort[schema.EXPOSURE_DAY].notna().sum())
     check_memory(
@@ -241,7 +243,7 @@ def _grid(times: Sequence[float] | None) -> list[float] | None:
 
 
 def _check_formula_design(design: str, formula: str) -> None:
-    if design == "matched":
+    if design == "matched_cox":
         raise AnalysisError(
             "--formula is for the time-varying, naive and time-fixed designs; matched sets "
             "already condition on the matching variables; fix: match on them with --match-on"
@@ -338,7 +340,7 @@ def _time_varying(cohort: pd.DataFrame, opts: _Options) -> AnalysisOutput:
     if fig is not None:
         figures["cif"] = fig
     return AnalysisOutput(
-        "time-varying",
+        "time_varying_cox",
         pd.concat(parts, ignore_index=True),
         tests,
         None,
@@ -379,7 +381,7 @@ def _naive(cohort: pd.DataFrame, opts: _Options) -> AnalysisOutput:
     )
     counts = person_counts(cohort[schema.ID].to_numpy(), data[schema.EVENT] == opts.cause)
     return AnalysisOutput(
-        "naive",
+        "naive_cox",
         estimate_rows(naive, naive.method, "HR", counts),
         _tests_frame([]),
         None,
@@ -466,7 +468,7 @@ def _matched(
     if len(matched.report.balance):
         figures["love"] = love_plot(matched.report)
     return AnalysisOutput(
-        "matched",
+        "matched_cox",
         pd.concat(estimates, ignore_index=True),
         _tests_frame(tests),
         matched.report.balance,

@@ -1,4 +1,4 @@
-"""``reawaken analyze --design time-fixed``: an exposure known at baseline.
+"""``reawaken analyze --design time_fixed_cox``: an exposure known at baseline.
 
 The input is an ordinary survival table, one row per person — not the cohort contract (which
 describes an exposure that happens during follow-up): a follow-up time column (``duration``,
@@ -137,7 +137,7 @@ def run_time_fixed(
         "one row per person",
     )
     return AnalysisOutput(
-        "time-fixed",
+        "time_fixed_cox",
         estimates,
         pd.DataFrame(tests, columns=["test", "statistic", "df", "p_value"]),
         None,

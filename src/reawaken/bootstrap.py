@@ -41,12 +41,12 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .analysis.study import Analysis, study_analysis
 from .checks import checked
 from .errors import AnalysisError, ReawakenError
 from .estimate import Estimate
 from .evaluate import main_module_hidden, replicate_pool
 from .scenario import Scenario
+from .study.analyses import Analysis, study_analysis
 
 __all__ = ["BootstrapAnalysis", "BootstrapResult", "bootstrap_analysis", "resample_persons"]
 

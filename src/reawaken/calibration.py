@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.study import MATCHED_ANALYSES, STUDY_ESTIMANDS, Analysis
 from .checks import checked
 from .errors import AnalysisError, ScenarioError
 from .evaluate import replicate_pool, run_replicates
@@ -42,6 +41,7 @@ from .power.analytic import exposed_share_for_matching
 from .scenario import Scenario, parse_scenario_text
 from .scenario_toml import EffectShape, Knobs, render_calibrated, se_label
 from .simulate.cohort import simulate_cohort
+from .study.analyses import MATCHED_ANALYSES, STUDY_MEASURES, Analysis
 
 #: The template used for a finding's estimand when none is named.
 DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
@@ -371,9 +371,9 @@ def calibrate_to_finding(
         raise ScenarioError(
             f"template {label} has no [design] table; add one naming the study analysis"
         )
-    if STUDY_ESTIMANDS[analysis] != finding.estimand:
+    if STUDY_MEASURES[analysis] != finding.estimand:
         raise ScenarioError(
-            f"template {label} estimates an {STUDY_ESTIMANDS[analysis]} ({analysis}) but "
+            f"template {label} estimates an {STUDY_MEASURES[analysis]} ({analysis}) but "
             f"finding {finding.name} reports an {finding.estimand}; fix: pick a template for "
             f"{finding.estimand}s (e.g. --template {DEFAULT_TEMPLATE[finding.estimand]})"
         )

@@ -36,7 +36,6 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from .analysis.study import Analysis, study_analysis
 from .checks import checked
 from .errors import InputFileError, ReawakenError
 from .io import write_table
@@ -45,6 +44,7 @@ from .processes import cores as _cores
 from .processes import launching, process_pool
 from .scenario import Scenario
 from .simulate.cohort import simulate_cohort
+from .study.analyses import Analysis, study_analysis
 from .truth import analysis_name, stored_truth
 
 __all__ = [

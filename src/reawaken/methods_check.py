@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.study import STUDY_ANALYSES
 from .checks import checked
 from .errors import AnalysisError
 from .evaluate import ReplicateTable, replicate_pool, run_replicates
 from .performance import performance
 from .scenario import list_presets, load_scenario
+from .study.analyses import STUDY_ANALYSES
 from .truth import (
     Truth,
     applicable_analyses,

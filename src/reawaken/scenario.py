@@ -38,12 +38,12 @@ from .simulate.hazards import (
     Weibull,
 )
 from .spec_reader import Section
+from .study.registry import study_design_names
 
 PRESET_PACKAGE = "reawaken.findings.presets"
 COVARIATE_KINDS = ("normal", "binary", "categorical")
 BASELINE_FAMILIES = ("exponential", "weibull", "gompertz", "piecewise")
 TIME_RESOLUTIONS = ("day", "exact")
-DESIGN_ANALYSES = ("time_varying_cox", "matched_cox", "matched_or", "test_negative_logistic")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class NegativeControlSpec:
 
 @dataclass(frozen=True)
 class DesignSpec:
-    """The study design the finding used, run by :func:`reawaken.analysis.study.study_analysis`.
+    """The study design the finding used, run by :func:`reawaken.study.analyses.study_analysis`.
 
     ``analysis`` names the estimator; matching designs draw ``controls`` per exposed person at
     the exposure day, exactly matched on ``exact``, within ``caliper`` (absolute units) and, for
@@ -380,7 +380,7 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
     if not isinstance(adjust, bool):
         raise ScenarioError("scenario key 'design.adjust' must be true or false")
     return DesignSpec(
-        analysis=sec.choice("analysis", DESIGN_ANALYSES),
+        analysis=sec.choice("analysis", study_design_names()),
         controls=int(sec.number("controls", 4, lo=1, integer=True)),
         exact=tuple(exact),
         caliper=caliper,

@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.study import STUDY_ANALYSES, STUDY_ESTIMANDS, Analysis
 from .checks import checked
 from .errors import AnalysisError, InputFileError
 from .io import write_text_atomic
@@ -55,6 +54,7 @@ from .outputs import dumps_json
 from .scenario import Scenario, list_presets
 from .simulate.effects import EffectProfile
 from .simulate.hazards import BaselineHazard
+from .study.analyses import STUDY_ANALYSES, STUDY_MEASURES, Analysis
 
 TRUTH_PACKAGE = "reawaken.findings.truths"
 _FORMAT = "reawaken-truths-v1"
@@ -279,7 +279,7 @@ def compute_truth(
         scenario=_base_name(scenario),
         version=version,
         analysis=analysis,
-        estimand=STUDY_ESTIMANDS[analysis],
+        estimand=STUDY_MEASURES[analysis],
         log_truth=float(logs.mean()),
         mcse=float(logs.std(ddof=1) / math.sqrt(len(logs))),
         cohorts=int(cohorts),

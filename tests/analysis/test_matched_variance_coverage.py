@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reawaken.analysis.study import matched_cox_hr, matched_or
 from reawaken.bootstrap import BootstrapAnalysis
 from reawaken.evaluate import run_replicates
 from reawaken.power.simulation import with_constant_hr
 from reawaken.scenario import load_scenario
+from reawaken.study.analyses import matched_cox_hr, matched_or
 from reawaken.variance_study import format_variance_table, variance_performance
 
 SEED = 20250730

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reawaken.analysis.study import (
+from reawaken.errors import AnalysisError
+from reawaken.scenario import load_scenario
+from reawaken.study.analyses import (
     covariate_design,
     index_at_first_test,
     logistic_or_test_negative,
     time_varying_cox_hr,
 )
-from reawaken.errors import AnalysisError
-from reawaken.scenario import load_scenario
 
 NAN = np.nan
 
@@ -117,8 +117,8 @@ def test_matched_analyses_report_the_shared_members_se(ukb, name):
     """The Estimate's SE is the fit's shared-members SE; model and person-robust SEs ride along."""
     from reawaken.analysis.cox import fit_matched_cox
     from reawaken.analysis.matched_or import matched_odds_ratio
-    from reawaken.analysis.study import STUDY_ANALYSES, _matched
     from reawaken.simulate.cohort import simulate_cohort
+    from reawaken.study.analyses import STUDY_ANALYSES, _matched
 
     cohort = simulate_cohort(ukb, np.random.default_rng(11)).data
     est = STUDY_ANALYSES[name](cohort, ukb, np.random.default_rng(12))

@@ -18,10 +18,10 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from statsmodels.duration.hazard_regression import PHReg
 
 from reawaken.analysis.cox import fit_cox
-from reawaken.analysis.study import covariate_design
 from reawaken.design.episodes import split_at_exposure
 from reawaken.scenario import load_scenario
 from reawaken.simulate.cohort import simulate_cohort
+from reawaken.study.analyses import covariate_design
 
 from ._timing import best_time, r_coxph, report
 

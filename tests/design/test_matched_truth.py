@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reawaken.analysis.study import matched_cox_hr
 from reawaken.evaluate import run_replicates
 from reawaken.performance import performance
 from reawaken.scenario import parse_scenario_text
+from reawaken.study.analyses import matched_cox_hr
 
 SCENARIO = """
 name = "truth"

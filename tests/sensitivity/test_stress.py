@@ -162,9 +162,9 @@ def test_effect_shape_single_hr_averages_a_transient_effect():
 def test_test_negative_selection_enriches_negatives_in_frailty():
     """Testing driven by a latent frailty: test-negative persons carry more of it than
     test-positive ones (the selection the UK Biobank comparison is exposed to); off at 0."""
-    from reawaken.analysis.study import study_analysis
     from reawaken.sensitivity.stress import apply_mechanism, clean_scenario
     from reawaken.simulate.cohort import simulate_cohort
+    from reawaken.study.analyses import study_analysis
 
     base = clean_scenario(load_scenario("ukb_cancer_mortality"), 1.0)
     shares = {}

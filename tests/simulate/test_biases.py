@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from reawaken.analysis.study import time_varying_cox_hr
 from reawaken.scenario import BiasSpec, parse_scenario_text
 from reawaken.simulate.biases import credit_immortal_time
 from reawaken.simulate.cohort import simulate_cohort
+from reawaken.study.analyses import time_varying_cox_hr
 
 BASE = """
 name = "bias_toy"

@@ -222,7 +222,7 @@ def build_certificate(
     cohort = simulate_cohort(scenario, rng).data
     one = run_analysis(
         cohort.drop(columns=[c for c in cohort if c.startswith("true_")]),
-        design="matched",
+        design="matched_cox",
         rng=rng,
         controls=design.controls,
         exact=design.exact,

@@ -18,7 +18,7 @@ scenario (:func:`reawaken.truth.compute_truth`: the mean log estimate over large
 here ``max(reps, 10)`` cohorts of 4 x n persons, its MCSE carried in ``reference_mcse``), never
 against the HR of a design that estimates an OR: the published-style matched OR, for one, does
 not converge to the true HR even without bias. A custom analysis (not in
-:data:`reawaken.analysis.study.STUDY_ANALYSES`) falls back to the causal log-HR, and its rows
+:data:`reawaken.study.analyses.STUDY_ANALYSES`) falls back to the causal log-HR, and its rows
 say so (``reference``).
 
 Cells are only as good as their replicates. A replicate *failed* when its analysis raised (e.g.
@@ -43,7 +43,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import schema
-from ..analysis.study import study_analysis, time_varying_cox_hr
 from ..checks import checked
 from ..errors import AnalysisError
 from ..estimate import Estimate
@@ -54,6 +53,7 @@ from ..processes import launching, process_pool
 from ..scenario import BiasSpec, CovariateSpec, HazardModel, NegativeControlSpec, Scenario
 from ..simulate.biases import credit_immortal_time
 from ..simulate.effects import EffectProfile
+from ..study.analyses import study_analysis, time_varying_cox_hr
 
 #: Mechanism → strengths (the first is always "off") and what the strength means.
 MECHANISMS: dict[str, tuple[tuple[float, ...], str]] = {

@@ -33,15 +33,16 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from .. import schema
+from ..analysis.cox import fit_matched_cox, fit_time_varying_cox
+from ..analysis.matched_or import matched_odds_ratio
+from ..analysis.results import ModelResult
 from ..checks import checked
 from ..design.episodes import EXPOSED, split_at_exposure
 from ..design.matching import match_exposure_density
 from ..errors import AnalysisError
 from ..estimate import Estimate
 from ..scenario import DesignSpec, Scenario
-from .cox import fit_matched_cox, fit_time_varying_cox
-from .matched_or import matched_odds_ratio
-from .results import ModelResult
+from .registry import STUDY_DESIGNS, matched_design_names, study_design_names
 
 
 def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -256,23 +257,14 @@ def _clip_flag(fit: ModelResult) -> str:
 
 Analysis = Callable[..., Estimate]
 
+#: Study analysis callables by design name (:data:`reawaken.study.registry.STUDY_DESIGNS`).
 STUDY_ANALYSES: dict[str, Analysis] = {
-    "time_varying_cox": time_varying_cox_hr,
-    "matched_cox": matched_cox_hr,
-    "matched_or": matched_or,
-    "test_negative_logistic": logistic_or_test_negative,
+    name: STUDY_DESIGNS[name].function() for name in study_design_names()
 }
-
-
-#: What each study analysis estimates.
-STUDY_ESTIMANDS: dict[str, str] = {
-    "time_varying_cox": "HR",
-    "matched_cox": "HR",
-    "matched_or": "OR",
-    "test_negative_logistic": "OR",
-}
-#: The analyses on exposure-density matched sets.
-MATCHED_ANALYSES: tuple[str, ...] = ("matched_cox", "matched_or")
+#: The effect measure of each study analysis (HR or OR), from the registry.
+STUDY_MEASURES: dict[str, str] = {name: STUDY_DESIGNS[name].measure for name in STUDY_ANALYSES}
+#: The analyses on exposure-density matched sets, from the registry.
+MATCHED_ANALYSES: tuple[str, ...] = matched_design_names()
 
 
 @checked
