@@ -50,7 +50,6 @@ from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_b
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
 from .analysis.formula import drop_variable, formula_variables
-from .analysis.inputs import require_columns
 from .analysis.km import kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.matched_variance import matched_score_test
@@ -67,6 +66,7 @@ from .checks import checked
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density
 from .errors import AnalysisError
+from .inputs import require_columns
 from .io import write_table, write_text_atomic
 from .outputs import dumps_json, output_directory
 from .report.balance import love_plot

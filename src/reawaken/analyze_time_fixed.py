@@ -25,10 +25,10 @@ import pandas as pd
 from .analysis.cox import fit_cox
 from .analysis.diagnostics import ph_test
 from .analysis.formula import formula_variables
-from .analysis.inputs import check_durations, check_events, numeric_column, require_frame
 from .analysis.km import kaplan_meier, logrank
 from .analyze_output import AnalysisOutput, estimate_rows, person_counts, survival_rows
 from .errors import AnalysisError
+from .inputs import check_durations, check_events, numeric_column, require_frame
 from .report.plots import plot_curves_with_at_risk
 
 WHERE = "time-fixed design"

@@ -43,7 +43,6 @@ import pandas as pd
 import statsmodels.api as sm
 
 from reawaken import schema
-from reawaken.analysis.inputs import require_columns, require_frame
 from reawaken.design.balance import (
     EXPOSURE_ON_EVENT_DAY,
     NO_CONTROL,
@@ -51,6 +50,7 @@ from reawaken.design.balance import (
     balance_table,
 )
 from reawaken.errors import AnalysisError
+from reawaken.inputs import require_columns, require_frame
 
 __all__ = ["legacy_match_exposure_density", "legacy_match_propensity"]
 

@@ -24,8 +24,7 @@ from scipy import stats
 
 from ..checks import checked
 from ..errors import AnalysisError
-from .cox import fit_cox
-from .inputs import (
+from ..inputs import (
     check_durations,
     check_events,
     check_time_grid,
@@ -34,6 +33,7 @@ from .inputs import (
     require_columns,
     require_frame,
 )
+from .cox import fit_cox
 from .results import ChiSquareResult, ModelResult
 
 CIF_COLUMNS = (

@@ -19,8 +19,7 @@ import pandas as pd
 from ..checks import checked
 from ..engine.coxph import ConvergenceError, fit_coxph, score_residuals
 from ..errors import AnalysisError
-from .formula import DesignMatrix, design_matrix, formula_variables
-from .inputs import (
+from ..inputs import (
     check_durations,
     check_events,
     check_start_stop,
@@ -28,6 +27,7 @@ from .inputs import (
     require_columns,
     require_frame,
 )
+from .formula import DesignMatrix, design_matrix, formula_variables
 from .matched_variance import (
     check_variance,
     clipping_note,

@@ -35,7 +35,7 @@ from .. import schema
 from ..checks import checked
 from ..design.episodes import split_at_exposure
 from ..errors import AnalysisError
-from .inputs import check_time_grid, default_at_risk_times, require_columns, require_frame
+from ..inputs import check_time_grid, default_at_risk_times, require_columns, require_frame
 from .km import KaplanMeierResult, _at_risk_from_table, _first_at_or_below, kaplan_meier
 
 UNEXPOSED, EXPOSED = "unexposed", "exposed"

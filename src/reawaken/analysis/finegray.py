@@ -17,9 +17,9 @@ import pandas as pd
 
 from ..checks import checked
 from ..errors import AnalysisError
+from ..inputs import numeric_column, require_columns
 from .competing import _codes_and_times
 from .cox import fit_cox
-from .inputs import numeric_column, require_columns
 from .matched_variance import clipping_note, matched_coefficient_table, matched_variances
 from .results import SE_COLUMNS, ModelResult
 

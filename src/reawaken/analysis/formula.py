@@ -30,7 +30,7 @@ from formulaic.errors import FormulaicError
 
 from ..checks import checked
 from ..errors import AnalysisError
-from .inputs import require_columns, require_frame
+from ..inputs import require_columns, require_frame
 
 INTERCEPT = "Intercept"
 

@@ -31,7 +31,7 @@ from scipy import stats
 
 from ..checks import checked
 from ..errors import AnalysisError
-from .inputs import (
+from ..inputs import (
     check_durations,
     check_events,
     check_time_grid,

@@ -23,7 +23,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversion
 
 from ..checks import checked
 from ..errors import AnalysisError
-from .inputs import numeric_column, require_columns, require_frame
+from ..inputs import numeric_column, require_columns, require_frame
 from .matched_variance import (
     check_variance,
     clipping_note,

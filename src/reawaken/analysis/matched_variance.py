@@ -377,7 +377,7 @@ def matched_score_test(
     the hypergeometric variance, which assumes the rows of different sets independent.
     """
     from ..engine.coxph import score_residuals  # the engine needs no analysis module
-    from .inputs import check_durations, numeric_column, require_columns, require_frame
+    from ..inputs import check_durations, numeric_column, require_columns, require_frame
 
     where = "matched_score_test"
     require_frame(matched, where)

@@ -40,9 +40,9 @@ import pandas as pd
 import statsmodels.api as sm
 
 from .. import schema
-from ..analysis.inputs import require_columns, require_frame
 from ..checks import checked
 from ..errors import AnalysisError
+from ..inputs import require_columns, require_frame
 from .balance import (
     EXPOSURE_ON_EVENT_DAY,
     NO_CONTROL,

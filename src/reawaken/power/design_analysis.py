@@ -32,10 +32,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 from scipy import stats
 
-from ..analysis.inputs import require_columns, require_frame
 from ..checks import checked
 from ..errors import AnalysisError
 from ..findings import ReportedFinding
+from ..inputs import require_columns, require_frame
 from ..report.figures import PUBLICATION_RC
 
 ADDITIVE_COLUMNS = (

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis.inputs import require_columns, require_frame
 from ..analysis.km import KaplanMeierResult
 from ..errors import AnalysisError
+from ..inputs import require_columns, require_frame
 from .figures import PUBLICATION_RC
 
 AT_RISK_AXES_LABEL = "at_risk"

@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ..analysis.inputs import numeric_column, require_columns, require_frame
 from ..errors import AnalysisError
+from ..inputs import numeric_column, require_columns, require_frame
 from .figures import PUBLICATION_RC
 
 MCSE_Z = 1.959963984540054  # error bars span +-z_{0.975} MCSE: a 95% Monte Carlo interval

@@ -1,4 +1,5 @@
-"""Input checks shared by the analysis entry points: one clear AnalysisError per problem.
+"""Input checks shared by every layer's entry points (design, analysis, power, report, analyze):
+one clear AnalysisError per problem.
 
 Each check names the entry point, the column and the bad rows, and says how to fix it.
 """
@@ -9,9 +10,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 
-from ..errors import AnalysisError
+from .errors import AnalysisError
 
 
 def require_frame(data: object, where: str) -> pd.DataFrame:
@@ -137,6 +137,8 @@ def check_time_grid(times: float | Iterable[float], where: str) -> np.ndarray:
 def default_at_risk_times(max_time: float) -> np.ndarray:
     """Round-number times from 0 to ``max_time``: the coarsest matplotlib ``MaxNLocator`` grid
     (steps 1, 2, 2.5, 5, 10) giving at least five times within follow-up (usually 5-8)."""
+    from matplotlib.ticker import MaxNLocator  # a tick grid only: no backend, no figure
+
     if max_time <= 0:
         return np.array([0.0])
     for nbins in range(5, 12):
