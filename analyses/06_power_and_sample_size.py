@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.power.design_analysis import plot_exaggeration
+from reawaken.report.exaggeration_plot import plot_exaggeration
 from reawaken.report.figures import show_figure
 from reawaken.report.power_plots import plot_power_curve
 

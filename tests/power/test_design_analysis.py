@@ -19,8 +19,8 @@ from reawaken.power.design_analysis import (
     design_analysis,
     design_analysis_additive,
     design_analysis_of_finding,
-    plot_exaggeration,
 )
+from reawaken.report.exaggeration_plot import plot_exaggeration
 from reawaken.report.figures import PUBLICATION_RC, save_figure
 
 matplotlib.use("Agg")

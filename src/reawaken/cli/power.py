@@ -147,7 +147,8 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_power_design(args: argparse.Namespace) -> int:
-    from ..power.design_analysis import design_analysis, plot_exaggeration
+    from ..power.design_analysis import design_analysis
+    from ..report.exaggeration_plot import plot_exaggeration
 
     truths = args.true or [1.1, 1.2, 1.3, args.estimate]
     check_memory(
