@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # tested. Regenerate with `make lock` after changing dependencies in pyproject.toml.
 CONSTRAINTS := constraints.txt
 
-.PHONY: help venv test test-slow reproduce bench lint lock synthetic-data clean notebooks
+.PHONY: help venv test test-slow reproduce bench lint lock synthetic-data clean notebooks docs
 
 help:
 	@echo "make reproduce   simulate both calibrated presets and analyse them (main job)"
@@ -69,6 +69,16 @@ notebooks: $(STAMP)
 		$(BIN)/jupytext --to ipynb --execute --output "build/notebooks/$$name.ipynb" "$$script" \
 			|| exit 1; \
 	done
+
+# The documentation site (mkdocs.yml): install the `docs` extra into .venv, execute the teaching
+# scripts in smoke mode (cached in build/.cache) and build build/site in strict mode.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	REAWAKEN_SMOKE=1 NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

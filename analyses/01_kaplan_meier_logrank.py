@@ -37,22 +37,64 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
-from reawaken.report.plots import plot_kaplan_meier
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "01_kaplan_meier_logrank"
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
+
+
+def plot_km(result, *, xlabel, ylabel="Survival probability", title=""):
+    """Step curves of an `rw.kaplan_meier` result, each with its pointwise confidence band."""
+    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    for i, (group, tab) in enumerate(result.table.groupby("group", sort=False)):
+        ax.step(tab["time"], tab["survival"], where="post", color=f"C{i}", label=str(group))
+        ax.fill_between(
+            tab["time"], tab["ci_low"], tab["ci_high"], step="post", color=f"C{i}", alpha=0.2, lw=0
+        )
+    bottom = np.nanmin(result.table["ci_low"])
+    ax.set_ylim(0.0 if bottom < 0.5 else max(0.0, bottom - 0.01), 1.002)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(frameon=False, loc="lower left")
+    return fig
+
+
+def print_medians(result, unit):
+    """Median survival per group with its CI, in `unit` (NaN: the curve never reaches 0.5)."""
+    for r in result.medians.itertuples():
+        if np.isnan(r.median):
+            print(f"  {r.group}: median not reached (survival stays above 0.5)")
+            continue
+        high = "not reached" if np.isnan(r.ci_high) else f"{r.ci_high:.2f}"
+        print(f"  {r.group}: median {r.median:.2f} {unit} (95% CI {r.ci_low:.2f} to {high} {unit})")
 
 
 DAYS_PER_YEAR = 365.25
@@ -71,6 +113,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 # censoring, the assumption every method in this script relies on).
 
 # %%
+section("1. A two-group cohort with a known truth")
 BASE_RATE = 0.12  # events per person-year, unexposed
 TRUE_HR = 1.6  # hazard ratio, exposed vs unexposed
 LOSS_RATE = 0.08  # loss to follow-up per person-year
@@ -112,9 +155,15 @@ print(f"share of persons censored before their event: {1 - cohort['event'].mean(
 # `conf.type = "log-log"`), which keeps it inside [0, 1].
 
 # %%
+section("2. Kaplan–Meier estimates")
 years = np.arange(0, STUDY_YEARS + 1)
 km = rw.kaplan_meier(cohort, duration="years", event="event", group="group", times=years)
-print(km.summary())
+print("Median survival, years since entry:")
+print_medians(km, "years")
+print("True medians: " + ", ".join(
+    f"{label} {np.log(2) / (BASE_RATE * hr):.2f} years"
+    for label, hr in [("exposed", TRUE_HR), ("unexposed", 1.0)]
+))
 print()
 print("Numbers at risk at the start of each year of follow-up:")
 print(
@@ -153,13 +202,11 @@ print(
 # %% [markdown]
 # The bands are *pointwise* 95% intervals: each one misses the truth about one time in twenty,
 # so an occasional `False` above is expected. The figure puts the true curves (dashed) on top
-# of the KM estimates; the table below the
-# axes is `km.at_risk`, so the numbers printed under the plot are the data themselves.
+# of the KM estimates; read it with the numbers at risk printed above (`km.at_risk`): the
+# right end of each curve rests on few persons.
 
 # %%
-fig = plot_kaplan_meier(
-    km, xlabel="Years since entry", title="Kaplan–Meier estimates (bands: 95% log-log CI)"
-)
+fig = plot_km(km, xlabel="Years since entry", title="Kaplan–Meier estimates (bands: 95% log-log CI)")
 grid = np.linspace(0, STUDY_YEARS, 200)
 ax = fig.axes[0]
 for i, (label, hr) in enumerate([("exposed", TRUE_HR), ("unexposed", 1.0)]):
@@ -183,6 +230,7 @@ show(fig, "km_two_groups")
 # has most power when the hazards are proportional — as they are here by construction.
 
 # %%
+section("3. The log-rank test")
 lr = rw.logrank(cohort, duration="years", event="event", group="group")
 print(lr.summary())
 ratio = lr.table.set_index("group")
@@ -208,6 +256,7 @@ print(
 # and compare the average of each estimator with the truth.
 
 # %%
+section("4. Why censoring matters")
 HORIZON_YEARS = 3.0
 n_reps = 20 if SMOKE else 300
 rng = np.random.default_rng(2025)
@@ -271,6 +320,7 @@ show(fig, "censoring_shortcuts")
 # by matched set*: it compares each exposed patient only with their own controls.
 
 # %%
+section("5. Matched arms from the Flatiron-like cohort")
 scenario = rw.load_scenario("flatiron_lung_mets")
 n_flatiron = 12_000 if SMOKE else scenario.n
 flatiron = rw.simulate_cohort(scenario, np.random.default_rng(1), n=n_flatiron)
@@ -290,7 +340,8 @@ arms = matched.data.assign(
 km_arms = rw.kaplan_meier(
     arms, duration="time", event="event", group="arm", cause=1, times=[0, 365, 730, 1095, 1460]
 )
-print(km_arms.summary())
+print("Median time to lung metastasis, days since index:")
+print_medians(km_arms, "days")
 risk_at = km_arms.survival_at([365, 730, 1095]).assign(risk=lambda d: 1 - d["survival"])
 print(risk_at[["group", "time", "n_at_risk", "risk"]].round(4).to_string(index=False))
 
@@ -301,13 +352,45 @@ print(plain.summary())
 print(strat.summary())
 
 # %%
-fig = plot_kaplan_meier(
+fig = plot_km(
     km_arms,
     ylabel="Free of lung metastasis",
     xlabel="Days since index (COVID-19 date of the exposed patient)",
     title="Matched arms, Flatiron-like cohort",
 )
 show(fig, "km_matched_arms")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Risk at two years.** From `km` (section 2), estimate the 2-year risk `1 − S(2 years)`
+#    of each group with its 95% CI, and compare it with the true risk `1 − exp(−rate × 2)`.
+# 2. **Informative censoring.** Suppose the exposed patients who were lost to follow-up were
+#    those doing worst. Which way would the exposed KM curve be biased, and would the log-rank
+#    test notice?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** `km.survival_at([2.0])` returns S(2) and its CI per group; the risk is one
+# minus each of them (the CI limits swap). Check whether each true risk lies in its interval:
+# as section 2 explains, a pointwise 95% interval misses the truth about one time in twenty.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: the 2-year risk")
+two = km.survival_at([2.0])
+two["risk"] = 1 - two["survival"]
+two["risk_ci_low"], two["risk_ci_high"] = 1 - two["ci_high"], 1 - two["ci_low"]
+two["true_risk"] = 1 - np.exp(
+    -BASE_RATE * np.where(two["group"] == "exposed", TRUE_HR, 1.0) * 2.0
+)
+print(two[["group", "risk", "risk_ci_low", "risk_ci_high", "true_risk"]].round(3).to_string(index=False))
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** KM assumes that the persons censored at a time have the same future hazard as
+# those still followed. If the exposed who leave are the sickest, the exposed persons left at
+# risk are healthier than the group was, so the exposed curve is biased *upwards* (too
+# optimistic) and the HR towards 1: the log-rank test loses power and cannot detect this, since
+# it relies on the same assumption. Only outside knowledge (why people were lost) or a
+# sensitivity analysis can address it — script 09 simulates informative censoring.
 
 # %% [markdown]
 # ## What to take away
