@@ -10,10 +10,20 @@ battery, bootstraps). Its guarantees:
   the main process. The fork server itself exits when the main process closes its end of the
   "alive" pipe (which the kernel does on any death); the resource tracker exits when the last
   process holding its pipe is gone.
-* **Ctrl-C reaches the main process only**: processes are launched with ``SIGINT`` ignored, a
-  disposition inherited across fork and exec, so the fork server and its workers never print a
-  ``KeyboardInterrupt`` traceback of their own; an interrupted (or SIGTERM-ed) main process
-  kills its workers at once instead of waiting for their running tasks.
+* **Ctrl-C reaches the main process only, and is never lost**: while :func:`launching` starts
+  processes, SIGINT is *blocked* in the launching thread (``pthread_sigmask(2)``); a signal
+  mask is inherited across fork and exec (signal(7)), so the fork server is born with SIGINT
+  blocked, then ignores it (CPython's ``multiprocessing.forkserver.main``; it never unblocks
+  it) and forks every worker with it blocked; workers then ignore it too (:func:`worker_init`)
+  and the resource tracker protects itself the same way, so none prints a
+  ``KeyboardInterrupt`` traceback. The main process meanwhile keeps a *deferring* handler
+  (:func:`sigint_deferred`): CPython's C-level
+  handler only sets a flag, whichever thread the kernel hands the signal to (an OpenBLAS
+  thread, when the main thread blocks it), and the Python handler, run in the main thread,
+  records it; the signal is raised again the moment the window closes. An interrupted (or
+  SIGTERM-ed) main process kills its workers at once instead of waiting for their running
+  tasks, cancels what is pending and shuts the pool down (so no semaphore is leaked), with a
+  second Ctrl-C held back until that clean-up is done.
 * **One BLAS/OpenMP thread per worker** (no oversubscription of the cores the pool already
   fills): the thread-count variables of OpenBLAS, MKL, BLIS, OpenMP and numexpr are set to 1 in
   the environment the workers (and the fork server) start with; the parent's environment is
@@ -27,6 +37,7 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import select
 import signal
@@ -35,7 +46,16 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["THREAD_VARIABLES", "cores", "launching", "mp_context", "process_pool", "worker_init"]
+__all__ = [
+    "THREAD_VARIABLES",
+    "cores",
+    "kill_workers",
+    "launching",
+    "mp_context",
+    "process_pool",
+    "sigint_deferred",
+    "worker_init",
+]
 
 #: Environment variables limiting BLAS/OpenMP/numexpr threads, set to 1 in workers.
 THREAD_VARIABLES = (
@@ -110,22 +130,63 @@ def worker_init(main_pid: int) -> None:
         ).start()
 
 
-@contextlib.contextmanager
-def launching() -> Iterator[None]:
-    """Submit a pool's first tasks (which start its workers) inside this block.
+class _Recorder:
+    """A SIGINT handler that only counts the signals it is given."""
 
-    SIGINT is ignored and the BLAS/OpenMP thread variables are 1 while it runs, so processes
-    started here inherit both; the fork server (started here if it is not running) passes them
-    on to every worker it forks. The parent's handler and environment are restored on exit;
-    the signal is only touched in the main thread.
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while the block runs and deliver it the moment the block ends.
+
+    In the main thread the SIGINT handler is replaced by one that records the signal (the
+    C-level handler of CPython only sets a flag, in whichever thread the kernel picks; the
+    Python handler runs in the main thread, signal module docs). On exit the previous handler
+    is restored and a recorded signal is raised again with ``signal.raise_signal``: under
+    Python's default handler a ``KeyboardInterrupt`` there, nothing if SIGINT was ignored. In
+    other threads (which cannot set handlers) the block runs unchanged.
     """
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if previous is None:  # not the main thread, or a handler not installed from Python
+        yield
+        return
+    recorder = _Recorder()
+    signal.signal(signal.SIGINT, recorder)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)  # runs a handler still pending first
+        if recorder.count:
+            signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in the calling thread (``pthread_sigmask``) while the block runs, so the
+    processes it starts inherit it blocked; the previous mask is restored on exit (a pending
+    SIGINT is then delivered)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    """The BLAS/OpenMP thread variables set to 1 while the block runs, restored after."""
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     try:
-        if mp_context().get_start_method() == "forkserver":
-            multiprocessing.forkserver.ensure_running()
         yield
     finally:
         for key, value in saved.items():
@@ -133,8 +194,28 @@ def launching() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if main:
-            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def launching() -> Iterator[None]:
+    """Submit a pool's first tasks (which start its workers) inside this block.
+
+    While it runs, Ctrl-C is deferred (:func:`sigint_deferred`: a ``KeyboardInterrupt`` is
+    raised when the block ends, never lost), SIGINT is blocked in the calling thread and the
+    BLAS/OpenMP thread variables are 1, so processes started here inherit both the blocked
+    signal and the variables; the fork server (started here if it is not running) passes them
+    on to every worker it forks. The resource tracker is started first, unblocked: it blocks
+    SIGINT around its own start and unblocks it afterwards (CPython bpo-33613), which would
+    undo the block here. The parent's handler, mask and environment are restored on exit.
+    """
+    forkserver = mp_context().get_start_method() == "forkserver"
+    with sigint_deferred(), _worker_environment():
+        if os.name == "posix":
+            multiprocessing.resource_tracker.ensure_running()
+        with _sigint_blocked():
+            if forkserver:
+                multiprocessing.forkserver.ensure_running()
+            yield
 
 
 def kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -149,8 +230,9 @@ def kill_workers(pool: ProcessPoolExecutor) -> None:
 def process_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
     """A ``ProcessPoolExecutor`` of ``workers`` (default: all cores) processes with the
     guarantees of the module docstring. Submit the first tasks inside :func:`launching`
-    (workers start on demand); on any exception, including Ctrl-C and SIGTERM, the workers
-    are killed before the exception propagates."""
+    (workers start on demand); on any exception, including Ctrl-C and SIGTERM (and one
+    during the final shutdown), the workers are killed, pending tasks cancelled and the pool
+    shut down, with Ctrl-C deferred, before the exception propagates."""
     pool = ProcessPoolExecutor(
         max_workers=workers or cores(),
         mp_context=mp_context(),
@@ -159,8 +241,9 @@ def process_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
     )
     try:
         yield pool
+        pool.shutdown(wait=True)
     except BaseException:
-        kill_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
+        with sigint_deferred():  # a second Ctrl-C waits for the clean-up
+            kill_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
