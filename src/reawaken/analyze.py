@@ -131,9 +131,9 @@ class _Options:
     landmark: float
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def run_analysis(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     design: str,
     rng: np.random.Generator,
@@ -190,7 +190,7 @@ def run_analysis(
                 "(--duration), e.g. --duration week"
             )
         return run_time_fixed(
-            cohort,
+            data,
             duration=duration,
             event=event,
             exposure=exposure,
@@ -203,21 +203,21 @@ def run_analysis(
     if formula is not None:
         _check_formula_design(design, formula)
         used = [v for v in formula_variables(formula) if v != "exposed"]
-        require_columns(cohort, used, "formula")
-    check = schema.validate_cohort(cohort, covariates=[] if formula else covariates)
+        require_columns(data, used, "formula")
+    check = schema.validate_cohort(data, covariates=[] if formula else covariates)
     opts = _Options(list(check.covariates), formula, cause, ties, _grid(times), landmark)
     if design == "time_varying_cox":
-        return _time_varying(cohort, opts)
+        return _time_varying(data, opts)
     if design == "naive_cox":
-        return _naive(cohort, opts)
-    exposed = int(cohort[schema.EXPOSURE_DAY].notna().sum())
+        return _naive(data, opts)
+    exposed = int(data[schema.EXPOSURE_DAY].notna().sum())
     check_memory(
-        matched_analysis_bytes(exposed, controls, len(cohort), cohort.shape[1]),
+        matched_analysis_bytes(exposed, controls, len(data), data.shape[1]),
         f"matching {exposed:,} exposed persons to {controls} controls each",
         "match fewer controls (--controls), or analyse a smaller cohort",
     )
     return _matched(
-        cohort,
+        data,
         opts.covariates,
         cause,
         rng,
@@ -273,7 +273,7 @@ def _time_varying_models(
         if opts.formula
         else opts.covariates
     )
-    episodes = split_at_exposure(cohort, covariates=variables, event_code=opts.cause)
+    episodes = split_at_exposure(cohort, covariates=variables, cause=opts.cause)
     tv = fit_cox(
         episodes,
         start="start",

@@ -146,9 +146,9 @@ def _run(
     return [row for future in futures for row in future.result()]
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def bootstrap_analysis(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     scenario: Scenario,
     analysis: Analysis | None = None,
     *,
@@ -166,7 +166,7 @@ def bootstrap_analysis(
 
     Parameters
     ----------
-    cohort : DataFrame
+    data : DataFrame
         A Cohort table (one row per person).
     scenario : Scenario
         The scenario whose ``[design]`` the analysis follows.
@@ -198,9 +198,9 @@ def bootstrap_analysis(
             f"bootstrap: unknown executor {executor!r}; fix: use 'serial', 'processes' or a pool"
         )
     analysis = study_analysis(scenario) if analysis is None else analysis
-    original = analysis(cohort, scenario, np.random.default_rng(seed) if rng is None else rng)
+    original = analysis(data, scenario, np.random.default_rng(seed) if rng is None else rng)
     jobs = list(enumerate(np.random.SeedSequence(seed).spawn(int(reps))))
-    rows = sorted(_run(cohort, scenario, analysis, jobs, executor, workers))
+    rows = sorted(_run(data, scenario, analysis, jobs, executor, workers))
     logs = np.array([r[1] for r in rows])
     return BootstrapResult(
         estimate=bootstrap_estimate(original, logs, level=level),

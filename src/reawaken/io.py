@@ -108,7 +108,7 @@ def read_cohort(
 
 
 @checked
-def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
+def cohort_from_dates(data: pd.DataFrame, origin_date: str) -> pd.DataFrame:
     """Convert calendar-date columns to float days from the study origin.
 
     Each of ``entry_date``, ``exposure_date``, ``event_date`` and ``test_date`` that is present
@@ -118,7 +118,7 @@ def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Cohort with ISO-date strings (e.g. ``2020-03-01``) or datetime values.
     origin_date : str
         Study origin as an ISO date, ``YYYY-MM-DD``.
@@ -135,25 +135,25 @@ def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
         example ids), or both ``<x>_date`` and ``<x>_day`` are present.
     """
     origin = _parse_origin(origin_date)
-    labels = df[ID].to_numpy() if ID in df.columns else np.arange(len(df))
-    kind = "id" if ID in df.columns else "row"
+    labels = data[ID].to_numpy() if ID in data.columns else np.arange(len(data))
+    kind = "id" if ID in data.columns else "row"
     problems: list[str] = []
     renamed: dict[str, str] = {}
     converted: dict[str, pd.Series] = {}
     for date_col, day_col in DATE_COLUMNS.items():
-        if date_col not in df.columns:
+        if date_col not in data.columns:
             continue
-        if day_col in df.columns:
+        if day_col in data.columns:
             problems.append(
                 f"both {date_col} and {day_col} are present; fix: keep only one of them"
             )
             continue
-        dates = _parse_dates(df[date_col])
-        bad = (df[date_col].notna() & dates.isna()).to_numpy()
+        dates = _parse_dates(data[date_col])
+        bad = (data[date_col].notna() & dates.isna()).to_numpy()
         if bad.any():
             examples = labels[bad]
             shown = ", ".join(str(v) for v in examples[:5]) + (", ..." if bad.sum() > 5 else "")
-            values = ", ".join(repr(v) for v in df[date_col][bad].unique()[:3])
+            values = ", ".join(repr(v) for v in data[date_col][bad].unique()[:3])
             problems.append(
                 f"unparseable {date_col}: {int(bad.sum())} row(s) (e.g. {kind}s {shown}; "
                 f"values {values}); fix: write dates as ISO YYYY-MM-DD or leave them empty"
@@ -163,15 +163,15 @@ def cohort_from_dates(df: pd.DataFrame, origin_date: str) -> pd.DataFrame:
         renamed[date_col] = day_col
     if problems:
         raise CohortError(problems)
-    out = df.copy()
+    out = data.copy()
     for day_col, days in converted.items():
         out[day_col] = days.to_numpy(dtype="float64", na_value=np.nan)
-    order = [renamed.get(c, c) for c in df.columns]
+    order = [renamed.get(c, c) for c in data.columns]
     return out[order]
 
 
 @checked
-def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def write_table(data: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table atomically as ``.csv`` or ``.parquet`` (chosen by extension).
 
     CSV is written without the index, with full float precision (pandas' shortest round-trip
@@ -180,7 +180,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Table to write.
     path : str or path-like
         Target file; its directory is created if needed.
@@ -200,12 +200,12 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     if ext == ".csv":
 
         def writer(tmp: Path) -> None:
-            df.to_csv(tmp, index=False, lineterminator="\n")
+            data.to_csv(tmp, index=False, lineterminator="\n")
 
     else:
 
         def writer(tmp: Path) -> None:
-            df.to_parquet(
+            data.to_parquet(
                 tmp, engine="pyarrow", index=False, compression="snappy", write_statistics=True
             )
 
@@ -254,7 +254,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 @checked
-def frame_sha256(df: pd.DataFrame) -> str:
+def frame_sha256(data: pd.DataFrame) -> str:
     """Hash the content of a table, independent of file format and library version.
 
     The hash covers the number of rows, and for each column in order: its name, a dtype
@@ -277,7 +277,7 @@ def frame_sha256(df: pd.DataFrame) -> str:
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Table to hash.
 
     Returns
@@ -287,10 +287,10 @@ def frame_sha256(df: pd.DataFrame) -> str:
     """
     h = hashlib.sha256()
     _feed(h, _HASH_VERSION)
-    _feed(h, np.array([len(df), df.shape[1]], dtype="<i8").tobytes())
-    for position in range(df.shape[1]):
-        name = df.columns[position]
-        family, missing, payload = _canonical_column(df.iloc[:, position])
+    _feed(h, np.array([len(data), data.shape[1]], dtype="<i8").tobytes())
+    for position in range(data.shape[1]):
+        name = data.columns[position]
+        family, missing, payload = _canonical_column(data.iloc[:, position])
         _feed(h, str(name).encode("utf-8"))
         _feed(h, family.encode("ascii"))
         _feed(h, np.packbits(missing).tobytes())

@@ -87,7 +87,7 @@ class Performance:
 
 @checked
 def performance(
-    table_or_df: Any,
+    data: Any,
     *,
     true_log_effect: float,
     level: float = 0.95,
@@ -128,7 +128,7 @@ def performance(
 
     Parameters
     ----------
-    table_or_df : ReplicateTable or pandas.DataFrame
+    data : ReplicateTable or pandas.DataFrame
         Needs ``log_estimate``, ``se`` and ``p_value``; rows with an ``error`` or a non-finite
         estimate or SE are excluded and counted in ``n_failed``.
     true_log_effect : float
@@ -149,7 +149,7 @@ def performance(
     -------
     Performance
     """
-    df = table_or_df if isinstance(table_or_df, pd.DataFrame) else table_or_df.data
+    df = data if isinstance(data, pd.DataFrame) else data.data
     missing = [c for c in ("log_estimate", se_column, "p_value") if c not in df.columns]
     if missing:
         raise AnalysisError(f"replicate table lacks column(s) {missing}; fix: use run_replicates")

@@ -154,8 +154,8 @@ def default_covariates(columns: Sequence[Any]) -> tuple[str, ...]:
     return tuple(c for c in columns if c not in reserved and not str(c).startswith(TRUTH_PREFIX))
 
 
-@checked(skip=("df",))
-def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None) -> CohortCheck:
+@checked(skip=("data",))
+def validate_cohort(data: pd.DataFrame, *, covariates: Sequence[str] | None = None) -> CohortCheck:
     """Check a cohort against the data contract and summarise it.
 
     All problems are collected before anything is raised, so one run shows everything that
@@ -164,7 +164,7 @@ def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         One row per person with the columns described in :mod:`reawaken.schema`.
     covariates : sequence of str, optional
         Covariate columns to check (each must exist). By default every column that is not a
@@ -190,17 +190,17 @@ def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None
     :data:`EVENT_CODES`; covariates numeric or boolean, without missing or infinite values.
     ``true_*`` columns are not checked.
     """
-    if not isinstance(df, pd.DataFrame):
+    if not isinstance(data, pd.DataFrame):
         raise CohortError(
-            f"expected a pandas DataFrame, got {type(df).__name__}; fix: load the cohort with "
+            f"expected a pandas DataFrame, got {type(data).__name__}; fix: load the cohort with "
             "reawaken.io.read_cohort() or build it with pandas.DataFrame(...)"
         )
-    if len(df) == 0:
+    if len(data) == 0:
         raise CohortError(
-            f"cohort has no rows (columns: {_list_columns(df.columns)}); "
+            f"cohort has no rows (columns: {_list_columns(data.columns)}); "
             "fix: pass a table with one row per person"
         )
-    dup_cols = df.columns[df.columns.duplicated()].unique()
+    dup_cols = data.columns[data.columns.duplicated()].unique()
     if len(dup_cols):
         raise CohortError(
             f"{len(dup_cols)} column name(s) appear more than once: "
@@ -208,42 +208,42 @@ def validate_cohort(df: pd.DataFrame, *, covariates: Sequence[str] | None = None
         )
 
     problems: list[str] = []
-    labels = _example_labels(df, problems)
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    labels = _example_labels(data, problems)
+    missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
     if missing:
         problems.append(
             f"missing required column(s): {', '.join(missing)} "
-            f"(columns present: {_list_columns(df.columns)}); fix: add them, or rename your "
+            f"(columns present: {_list_columns(data.columns)}); fix: add them, or rename your "
             f"columns to the reawaken names {', '.join(REQUIRED_COLUMNS)}"
         )
 
     times: dict[str, np.ndarray] = {}
     for name in TIME_COLUMNS:
-        if name in df.columns:
-            values = _time_values(df[name], name, labels, problems)
+        if name in data.columns:
+            values = _time_values(data[name], name, labels, problems)
             if values is not None:
                 times[name] = values
     _check_times(times, labels, problems)
     _check_order(times, labels, problems)
-    if EVENT in df.columns:
-        codes = _event_values(df[EVENT], labels, problems)
+    if EVENT in data.columns:
+        codes = _event_values(data[EVENT], labels, problems)
     else:
-        codes = np.full(len(df), np.nan)
+        codes = np.full(len(data), np.nan)
 
     if covariates is None:
-        covariate_names = default_covariates(df.columns)
+        covariate_names = default_covariates(data.columns)
     elif isinstance(covariates, str):
         covariate_names = (covariates,)
     else:
         covariate_names = tuple(covariates)
-    _check_covariates(df, covariate_names, labels, problems)
+    _check_covariates(data, covariate_names, labels, problems)
 
     if problems:
         raise CohortError(problems)
 
     exposure = times[EXPOSURE_DAY]
     return CohortCheck(
-        n_persons=len(df),
+        n_persons=len(data),
         n_exposed=int(np.count_nonzero(~np.isnan(exposure))),
         n_events_by_code={code: int(np.count_nonzero(codes == code)) for code in EVENT_CODES},
         followup_days_total=float(np.sum(times[EVENT_DAY] - times[ENTRY_DAY])),
@@ -466,7 +466,7 @@ def _format_code(value: float) -> str:
 
 
 def _check_covariates(
-    df: pd.DataFrame,
+    data: pd.DataFrame,
     names: tuple[str, ...],
     labels: tuple[str, np.ndarray],
     problems: list[str],
@@ -475,14 +475,14 @@ def _check_covariates(
     values (a model cannot use them; ``validate`` used to accept them and the analyses then
     wrote NaN balance rows and dropped the covariate from summaries)."""
     for name in names:
-        if name not in df.columns:
+        if name not in data.columns:
             problems.append(
                 f"covariate column {name!r} is not in the cohort (columns present: "
-                f"{_list_columns(df.columns)}); fix: check the spelling or leave it out of "
+                f"{_list_columns(data.columns)}); fix: check the spelling or leave it out of "
                 "covariates"
             )
             continue
-        s = df[name]
+        s = data[name]
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             missing = s.isna().to_numpy()
             if missing.any():

@@ -294,7 +294,7 @@ def test_split_at_exposure_hand_worked():
     assert got["exposed"].dtype.kind == "i"
 
     # The competing death becomes the event when asked for (cause-specific hazard of code 2).
-    deaths = split_at_exposure(cohort, event_code=2)
+    deaths = split_at_exposure(cohort, cause=2)
     assert deaths["event"].tolist() == [0, 0, 0, 0, 0, 0, 1]
 
 

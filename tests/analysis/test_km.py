@@ -375,7 +375,7 @@ def test_simon_makuch_matches_lifelines_with_entry_on_the_split_episodes():
         }
     )
     res = simon_makuch(cohort, cause=1)
-    ep = split_at_exposure(cohort, event_code=1)
+    ep = split_at_exposure(cohort, cause=1)
     for code, label in ((0, "unexposed"), (1, "exposed")):
         rows = ep[ep["exposed"] == code]
         kmf = KaplanMeierFitter().fit(rows["stop"], rows["event"], entry=rows["start"])

@@ -81,6 +81,17 @@ def _model_columns(
     return covariates, _covariate_matrix(data, covariates), None
 
 
+def _not_converged(exc: ConvergenceError, terms: Sequence[str]) -> AnalysisError:
+    """The engine's failure in the model's words: the design columns it names
+    (``exc.variables``, 0-based) become the covariate terms they hold."""
+    message = str(exc)
+    if exc.variables:
+        columns = ", ".join(str(v) for v in exc.variables)
+        names = ", ".join(repr(terms[v]) for v in exc.variables)
+        message = message.replace(f"x column(s) {columns} (0-based)", f"covariate(s) {names}")
+    return AnalysisError(f"{WHERE}: the model did not converge: {message}")
+
+
 def _times(
     data: pd.DataFrame, duration: str | None, start: str | None, stop: str | None
 ) -> tuple[np.ndarray | None, np.ndarray]:
@@ -192,7 +203,7 @@ def fit_cox(
     try:
         fit = fit_coxph(t0, t1, d, x, weights=w, strata=s, ties=ties)
     except ConvergenceError as exc:
-        raise AnalysisError(f"{WHERE}: the model did not converge: {exc}") from exc
+        raise _not_converged(exc, terms) from exc
     se = np.sqrt(np.diag(fit.variance))
     robust_se, variance, resid = None, fit.variance, None
     if cluster is not None or robust:
@@ -226,9 +237,9 @@ def fit_cox(
     )
 
 
-@checked(skip=("episodes",))
+@checked(skip=("data",))
 def fit_time_varying_cox(
-    episodes: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     covariates: Sequence[str] | None = None,
     formula: str | None = None,
@@ -245,7 +256,7 @@ def fit_time_varying_cox(
     model SEs asymptotically when each person contributes one event at most, as here).
     """
     return fit_cox(
-        episodes,
+        data,
         start=start,
         stop=stop,
         event=event,
@@ -256,24 +267,24 @@ def fit_time_varying_cox(
     )
 
 
-@checked(skip=("matched",))
+@checked(skip=("data",))
 def fit_matched_cox(
-    matched: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     covariates: Sequence[str] = (),
     exposure: str = "exposed",
     cause: int = 1,
     ties: str = "efron",
-    set_column: str = "set_id",
-    id_column: str = "id",
-    time: str = "time",
+    strata: str = "set_id",
+    cluster: str = "id",
+    duration: str = "time",
     event: str = "event",
     variance: str = "shared-members",
 ) -> ModelResult:
     """Conditional (set-stratified) Cox model on matched sets, with three variances.
 
     ``h_s(t | x) = h0_s(t) exp(x'beta)`` with a baseline per matched set ``s``; follow-up starts
-    at the set's index day (``time`` = days since index); competing events are censored
+    at the set's index day (``duration`` = days since index); competing events are censored
     (cause-specific). The partial likelihood is a product over sets, so the score is a sum of
     set scores ``U_s`` (the set's score residuals summed, as R's ``residuals(fit, "score")``).
 
@@ -289,20 +300,20 @@ def fit_matched_cox(
     """
     variance = check_variance(variance, "fit_matched_cox")
     fit = fit_cox(
-        matched,
-        duration=time,
+        data,
+        duration=duration,
         event=event,
         covariates=[exposure, *covariates],
-        strata=set_column,
-        cluster=id_column,
+        strata=strata,
+        cluster=cluster,
         ties=ties,
         cause=cause,
     )
     variances = matched_variances(
         fit.extra["model_variance"],
         fit.extra["score_residuals"],
-        matched[set_column],
-        matched[id_column],
+        data[strata],
+        data[cluster],
     )
     terms = [exposure, *covariates]
     return replace(
@@ -315,9 +326,9 @@ def fit_matched_cox(
     )
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def fit_naive_ever_exposed(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     covariates: Sequence[str] = (),
     cause: int = 1,
@@ -336,11 +347,11 @@ def fit_naive_ever_exposed(
     from .. import schema
 
     where = "fit_naive_ever_exposed"
-    require_frame(cohort, where)
+    require_frame(data, where)
     used = formula_variables(formula, where) if formula is not None else list(covariates)
     used = [c for c in used if c != "exposed"]
-    require_columns(cohort, [*schema.REQUIRED_COLUMNS, *used], where)
-    frame = cohort[[*schema.REQUIRED_COLUMNS, *used]].copy()
+    require_columns(data, [*schema.REQUIRED_COLUMNS, *used], where)
+    frame = data[[*schema.REQUIRED_COLUMNS, *used]].copy()
     frame["ever_exposed"] = frame[schema.EXPOSURE_DAY].notna().astype(float)
     frame["_time"] = frame[schema.EVENT_DAY] - frame[schema.ENTRY_DAY]
     if formula is not None:
@@ -357,9 +368,9 @@ def fit_naive_ever_exposed(
     return _relabel(result, "naive ever-exposed Cox (IMMORTAL TIME BIAS; teaching only)")
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def hr_by_window(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     window_start_days: Sequence[float] = (0.0, 90.0, 365.0),
     covariates: Sequence[str] = (),
@@ -378,7 +389,7 @@ def hr_by_window(
 
     variables = formula_variables(adjust, "hr_by_window") if adjust else list(covariates)
     episodes, terms = split_at_windows(
-        cohort, window_start_days=window_start_days, covariates=variables, event_code=cause
+        data, window_start_days=window_start_days, covariates=variables, cause=cause
     )
     result = fit_cox(
         episodes,

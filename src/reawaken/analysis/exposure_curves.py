@@ -100,9 +100,9 @@ def _check_cohort(cohort: pd.DataFrame, where: str, level: float) -> None:
         raise AnalysisError(f"{where}: level must be in (0, 1), got {level!r}; fix: level=0.95")
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def simon_makuch(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     cause: int = 1,
     times: Iterable[float] | None = None,
@@ -126,9 +126,9 @@ def simon_makuch(
         group at a time.
     """
     where = "simon_makuch"
-    _check_cohort(cohort, where, level)
-    episodes = split_at_exposure(cohort, event_code=cause)
-    entry = pd.Series(cohort[schema.ENTRY_DAY].to_numpy(float), index=cohort[schema.ID])
+    _check_cohort(data, where, level)
+    episodes = split_at_exposure(data, cause=cause)
+    entry = pd.Series(data[schema.ENTRY_DAY].to_numpy(float), index=data[schema.ID])
     shift = entry.loc[episodes[schema.ID]].to_numpy()
     start = episodes["start"].to_numpy(float) - shift
     stop = episodes["stop"].to_numpy(float) - shift
@@ -166,9 +166,9 @@ def simon_makuch(
     )
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def landmark_curves(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     landmark: float,
     cause: int = 1,
@@ -184,7 +184,7 @@ def landmark_curves(
     to the landmark (``caption``).
     """
     where = "landmark_curves"
-    _check_cohort(cohort, where, level)
+    _check_cohort(data, where, level)
     if (
         not isinstance(landmark, int | float | np.number)
         or not np.isfinite(landmark)
@@ -195,8 +195,8 @@ def landmark_curves(
             f"{where}: landmark must be a time >= 0 (days since entry), got {landmark!r}; "
             "fix: e.g. landmark=180"
         )
-    entry = cohort[schema.ENTRY_DAY].to_numpy(float)
-    t = cohort[schema.EVENT_DAY].to_numpy(float) - entry
+    entry = data[schema.ENTRY_DAY].to_numpy(float)
+    t = data[schema.EVENT_DAY].to_numpy(float) - entry
     keep = t > landmark
     if not keep.any():
         raise AnalysisError(
@@ -204,12 +204,12 @@ def landmark_curves(
             "earlier landmark"
         )
     with np.errstate(invalid="ignore"):
-        by = (cohort[schema.EXPOSURE_DAY].to_numpy(float) - entry) <= landmark
+        by = (data[schema.EXPOSURE_DAY].to_numpy(float) - entry) <= landmark
     lab = f"{landmark:g}"
     frame = pd.DataFrame(
         {
             "time": t[keep] - landmark,
-            "event": cohort[schema.EVENT].to_numpy()[keep],
+            "event": data[schema.EVENT].to_numpy()[keep],
             "group": np.where(by[keep], f"exposed by day {lab}", f"not exposed by day {lab}"),
         }
     )

@@ -131,18 +131,18 @@ def _fit_conditional_logit(y: np.ndarray, x: np.ndarray, groups: np.ndarray):
     return fit, coef, cov
 
 
-@checked(skip=("matched",))
+@checked(skip=("data",))
 def matched_odds_ratio(
-    matched: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     exposure: str = "exposed",
     covariates: Sequence[str] = (),
     cause: int = 1,
     horizon_days: float | None = None,
-    set_column: str = "set_id",
+    strata: str = "set_id",
     event: str = "event",
-    time: str = "time",
-    id_column: str = "id",
+    duration: str = "time",
+    cluster: str = "id",
     variance: str = "shared-members",
 ) -> ModelResult:
     """Conditional logistic regression of "outcome after index" on exposure within sets.
@@ -156,7 +156,7 @@ def matched_odds_ratio(
 
     Parameters
     ----------
-    matched : DataFrame
+    data : DataFrame
         Matched table (``set_id, id, exposed, index_day, time, event, ...``).
     exposure : str
         Exposure indicator column.
@@ -166,7 +166,7 @@ def matched_odds_ratio(
         Event code counted as the outcome (other codes and censoring count as no outcome).
     horizon_days : float, optional
         Count the outcome only within this many days of the index day.
-    id_column : str
+    cluster : str
         Person id column (needed by the robust and shared-members variances; without it,
         ``variance="model"`` treats every row as its own person in the other two columns).
     variance : {"shared-members", "robust", "model"}
@@ -184,17 +184,17 @@ def matched_odds_ratio(
         Bad input, no informative set, or a fit that does not converge (monotone likelihood,
         singular information, Newton-Raphson not converged).
     """
-    require_frame(matched, WHERE)
+    require_frame(data, WHERE)
     variance = check_variance(variance, WHERE)
     covariates = list(covariates)
-    require_columns(matched, [exposure, set_column, event, time, *covariates], WHERE)
-    if id_column not in matched.columns and variance != "model":
+    require_columns(data, [exposure, strata, event, duration, *covariates], WHERE)
+    if cluster not in data.columns and variance != "model":
         raise AnalysisError(
-            f"{WHERE}: no person id column {id_column!r}, which the robust and shared-members "
-            "variances need; fix: pass id_column=, or variance='model' for independent sets"
+            f"{WHERE}: no person id column {cluster!r}, which the robust and shared-members "
+            "variances need; fix: pass cluster=, or variance='model' for independent sets"
         )
-    columns = (exposure, set_column, event, time)
-    y, x, groups = _model_arrays(matched, columns, covariates, cause, horizon_days)
+    columns = (exposure, strata, event, duration)
+    y, x, groups = _model_arrays(data, columns, covariates, cause, horizon_days)
     per_set = pd.DataFrame({"g": groups, "y": y, "x": x[:, 0]}).groupby("g")
     informative = (per_set["y"].nunique() > 1) & (per_set["x"].nunique() > 1)
     if not informative.any():
@@ -205,14 +205,14 @@ def matched_odds_ratio(
     fit, coef, cov = _fit_conditional_logit(y, x, groups)
     scores = conditional_logit_row_scores(y, x, groups, coef)
     # without an id column (variance="model" only) every row counts as its own person
-    persons = matched[id_column] if id_column in matched.columns else np.arange(len(matched))
+    persons = data[cluster] if cluster in data.columns else np.arange(len(data))
     variances = matched_variances(cov, scores, groups, np.asarray(persons))
     terms = [exposure, *covariates]
     return ModelResult(
         table=matched_coefficient_table(terms, coef, variances, variance),
         method="conditional logistic regression (statsmodels ConditionalLogit), OR, "
         f"{variance} SE" + clipping_note(variances),
-        n=len(matched),
+        n=len(data),
         events=int(y.sum()),
         loglik=float(fit.llf),
         variance=variances.matrix(variance),

@@ -359,13 +359,13 @@ class MatchedScoreTest:
 
 
 def matched_score_test(
-    matched: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     exposure: str = "exposed",
     cause: int = 1,
-    set_column: str = "set_id",
-    id_column: str = "id",
-    time: str = "time",
+    strata: str = "set_id",
+    cluster: str = "id",
+    duration: str = "time",
     event: str = "event",
 ) -> MatchedScoreTest:
     """Set-stratified log-rank test with the shared-members variance.
@@ -380,16 +380,16 @@ def matched_score_test(
     from ..inputs import check_durations, numeric_column, require_columns, require_frame
 
     where = "matched_score_test"
-    require_frame(matched, where)
-    require_columns(matched, [exposure, set_column, id_column, time, event], where)
-    t = check_durations(matched, time, where)
-    d = (numeric_column(matched, event, where) == cause).astype(float)
-    x = numeric_column(matched, exposure, where)
+    require_frame(data, where)
+    require_columns(data, [exposure, strata, cluster, duration, event], where)
+    t = check_durations(data, duration, where)
+    d = (numeric_column(data, event, where) == cause).astype(float)
+    x = numeric_column(data, exposure, where)
     if d.sum() == 0:
         raise AnalysisError(f"{where}: no outcome (event code {cause}); fix: check cause=")
-    strata, _ = _codes(matched[set_column], "set label", where)
-    resid = score_residuals(None, t, d, x[:, None], np.zeros(1), strata=strata, ties="breslow")
-    sets, persons = matched[set_column].to_numpy(), matched[id_column].to_numpy()
+    set_codes, _ = _codes(data[strata], "set label", where)
+    resid = score_residuals(None, t, d, x[:, None], np.zeros(1), strata=set_codes, ties="breslow")
+    sets, persons = data[strata].to_numpy(), data[cluster].to_numpy()
     stat, df, p = robust_score_test(resid, sets, persons)
     score = float(resid.sum())
     return MatchedScoreTest(

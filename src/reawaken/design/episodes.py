@@ -24,23 +24,23 @@ START, STOP, EXPOSED = "start", "stop", "exposed"
 
 @checked
 def split_at_exposure(
-    cohort: pd.DataFrame, *, covariates: Sequence[str] = (), event_code: int = 1
+    data: pd.DataFrame, *, covariates: Sequence[str] = (), cause: int = 1
 ) -> pd.DataFrame:
     """Episodes table (``id, start, stop, event, exposed, covariates``) from a Cohort table.
 
-    ``event`` is 1 where the person's ``event`` equals ``event_code`` on their last row and 0
+    ``event`` is 1 where the person's ``event`` equals ``cause`` on their last row and 0
     elsewhere (other causes are censored: cause-specific hazards).
     """
-    ids = cohort[schema.ID].to_numpy()
-    entry = cohort[schema.ENTRY_DAY].to_numpy(dtype=float)
-    stop = cohort[schema.EVENT_DAY].to_numpy(dtype=float)
-    expo = cohort[schema.EXPOSURE_DAY].to_numpy(dtype=float)
-    event = (cohort[schema.EVENT].to_numpy() == event_code).astype(np.int64)
+    ids = data[schema.ID].to_numpy()
+    entry = data[schema.ENTRY_DAY].to_numpy(dtype=float)
+    stop = data[schema.EVENT_DAY].to_numpy(dtype=float)
+    expo = data[schema.EXPOSURE_DAY].to_numpy(dtype=float)
+    event = (data[schema.EVENT].to_numpy() == cause).astype(np.int64)
 
     with np.errstate(invalid="ignore"):
         split = (expo > entry) & (expo < stop)
         exposed_whole = expo <= entry
-    n = len(cohort)
+    n = len(data)
     first = pd.DataFrame(
         {
             schema.ID: ids,
@@ -68,16 +68,16 @@ def split_at_exposure(
     )
     rows = episodes["_row"].to_numpy()
     for name in covariates:
-        episodes[name] = cohort[name].to_numpy()[rows]
+        episodes[name] = data[name].to_numpy()[rows]
     return episodes.drop(columns=["_row", "_order"]).reset_index(drop=True)
 
 
 def split_at_windows(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     window_start_days: Sequence[float],
     covariates: Sequence[str] = (),
-    event_code: int = 1,
+    cause: int = 1,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Episodes split at the exposure day and at each window start after it.
 
@@ -88,9 +88,9 @@ def split_at_windows(
     starts = np.asarray(window_start_days, dtype=float)
     if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
         raise AnalysisError("window_start_days must start at 0 and increase, e.g. [0, 90, 365]")
-    base = split_at_exposure(cohort, covariates=covariates, event_code=event_code)
+    base = split_at_exposure(data, covariates=covariates, cause=cause)
     expo_by_id = pd.Series(
-        cohort[schema.EXPOSURE_DAY].to_numpy(dtype=float), index=cohort[schema.ID].to_numpy()
+        data[schema.EXPOSURE_DAY].to_numpy(dtype=float), index=data[schema.ID].to_numpy()
     )
     names = [f"window_{a:g}_{b:g}" for a, b in itertools.pairwise(starts)] + [
         f"window_{starts[-1]:g}_plus"

@@ -78,9 +78,9 @@ class MatchedCohort:
         return f"{self.method}: {len(self.data):,} rows\n{self.report.summary()}"
 
 
-@checked(skip=("cohort", "controls"))  # controls: its own "positive integer" message
+@checked(skip=("data", "controls"))  # controls: its own "positive integer" message
 def match_exposure_density(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     rng: np.random.Generator,
     controls: int = 4,
@@ -98,7 +98,7 @@ def match_exposure_density(
 
     Parameters
     ----------
-    cohort : pandas.DataFrame
+    data : pandas.DataFrame
         A Cohort table (:mod:`reawaken.schema`).
     rng : numpy.random.Generator
         Source of the random draws (same seed, same sets).
@@ -133,7 +133,7 @@ def match_exposure_density(
         _check_width(width, f"caliper[{name!r}]", "an absolute maximal difference", where)
     if test_window_days is not None:
         _check_width(test_window_days, "test_window_days", "a number of days", where)
-    frame, covs = _checked_cohort(cohort, where, covariates, [*exact, *caliper])
+    frame, covs = _checked_cohort(data, where, covariates, [*exact, *caliper])
     if test_window_days is not None and schema.TEST_DAY not in frame.columns:
         raise AnalysisError(
             f"{where}: test_window_days needs a {schema.TEST_DAY!r} column (day of a negative "
@@ -158,9 +158,9 @@ def match_exposure_density(
     return _assemble(frame, sets, covs, controls, method)
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def match_propensity(
-    cohort: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     rng: np.random.Generator,
     covariates: Sequence[str],
@@ -194,7 +194,7 @@ def match_propensity(
     if not names:
         raise AnalysisError(f"{where}: covariates is empty; fix: name the baseline covariates")
     _check_width(caliper_sd, "caliper_sd", "a multiple of SD(logit PS), e.g. 0.2", where)
-    frame, covs = _checked_cohort(cohort, where, None, names)
+    frame, covs = _checked_cohort(data, where, None, names)
     covs = [*covs, *(c for c in names if c not in covs)]
     ever = frame[schema.EXPOSURE_DAY].notna().to_numpy().astype(float)
     if ever.all():

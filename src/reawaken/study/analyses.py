@@ -79,9 +79,9 @@ def index_at_first_test(cohort: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def time_varying_cox_hr(
-    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+    data: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
     """Adjusted HR of documented exposure from a time-varying Cox fit (Efron ties).
 
@@ -90,12 +90,12 @@ def time_varying_cox_hr(
     """
     method = "time-varying Cox (Efron), adjusted"
     if scenario.testing is not None and scenario.testing.select_tested:
-        cohort = index_at_first_test(cohort)
+        data = index_at_first_test(data)
         method += ", follow-up from first test"
-    design = covariate_design(cohort, scenario)
+    design = covariate_design(data, scenario)
     frame = pd.concat(
         [
-            cohort[list(schema.REQUIRED_COLUMNS)].reset_index(drop=True),
+            data[list(schema.REQUIRED_COLUMNS)].reset_index(drop=True),
             design.reset_index(drop=True),
         ],
         axis=1,
@@ -114,23 +114,23 @@ def time_varying_cox_hr(
         method,
         fit.coef(EXPOSED),
         fit.se(EXPOSED),
-        n=len(cohort),
+        n=len(data),
         events=events,
     )
 
 
-@checked(skip=("cohort",))
+@checked(skip=("data",))
 def logistic_or_test_negative(
-    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+    data: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
     """Adjusted OR of the outcome after the index test, test-positive vs test-negative."""
-    if schema.TEST_DAY not in cohort:
+    if schema.TEST_DAY not in data:
         raise AnalysisError(
             "the test-negative analysis needs a 'test_day' column (day of a negative test)"
         )
-    positive = cohort[schema.EXPOSURE_DAY].notna().to_numpy()
-    tested = positive | cohort[schema.TEST_DAY].notna().to_numpy()
-    data = cohort.loc[tested]
+    positive = data[schema.EXPOSURE_DAY].notna().to_numpy()
+    tested = positive | data[schema.TEST_DAY].notna().to_numpy()
+    data = data.loc[tested]
     positive = positive[tested]
     y = (data[schema.EVENT].to_numpy() == 1).astype(float)
     if positive.all() or not positive.any():
@@ -224,7 +224,7 @@ def _matched_estimate(
 
 
 def matched_cox_hr(
-    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+    data: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
     """HR from exposure-density matched sets: set-stratified Cox with the shared-members SE.
 
@@ -232,19 +232,19 @@ def matched_cox_hr(
     for by the shared-members sandwich (:func:`reawaken.analysis.cox.fit_matched_cox`); the
     Estimate also carries the model and person-clustered robust SEs.
     """
-    matched = _matched(cohort, scenario, rng)
+    matched = _matched(data, scenario, rng)
     fit = fit_matched_cox(matched.data)
     method = "exposure-density matched, conditional Cox, shared-members SE"
     return _matched_estimate("HR", method + _clip_flag(fit), fit, matched.data)
 
 
 def matched_or(
-    cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
+    data: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
     """OR from exposure-density matched sets by conditional logistic regression, with the
     shared-members SE (sets sharing persons; :func:`matched_odds_ratio`); the Estimate also
     carries the model and person-clustered robust SEs."""
-    matched = _matched(cohort, scenario, rng)
+    matched = _matched(data, scenario, rng)
     fit = matched_odds_ratio(matched.data)
     method = "exposure-density matched, conditional logistic regression, shared-members SE"
     return _matched_estimate("OR", method + _clip_flag(fit), fit, matched.data)
