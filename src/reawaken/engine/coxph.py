@@ -34,6 +34,7 @@ from .risksets import (
     build_risk_sets,
     cumulative_at_rows,
     moment_design,
+    moment_sources,
     risk_set_moments,
     risk_set_sums,
 )
@@ -95,6 +96,7 @@ class _Data:
     efron: bool
     z_by_stop: np.ndarray
     z_by_start: np.ndarray
+    source: np.ndarray
 
 
 def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
@@ -113,14 +115,16 @@ def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
                 f"Cox engine: {name} has missing or infinite values; fix: drop or impute them"
             )
     index = build_risk_sets(t0, stop, d, st)
+    source = moment_sources(x)
     return _Data(
         x,
         w,
         d,
         index,
         ties == "efron",
-        moment_design(x[index.stop_order]),
-        moment_design(x[index.start_order]),
+        moment_design(x[index.stop_order], source),
+        moment_design(x[index.start_order], source),
+        source,
     )
 
 
@@ -155,7 +159,7 @@ def _terms(data: _Data, beta: np.ndarray, *, second: bool = True):
     eta = x @ beta
     shift = eta.max() if eta.size else 0.0
     r = w * np.exp(eta - shift)
-    s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, x.shape[1])
+    s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, x.shape[1], data.source)
     e0 = _tied_sums(data, r)
     ev_rx = r[idx.event_rows, None] * x[idx.event_rows]  # event rows only: small
     e1 = (

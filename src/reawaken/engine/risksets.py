@@ -80,16 +80,14 @@ def build_risk_sets(
 
     ``strata`` are integer codes ``0..S-1``; ``start`` may be ``-inf`` (at risk from the start).
     """
-    times = np.unique(np.concatenate([start[np.isfinite(start)], stop]))
-    m = times.size + 2  # ranks 1..size; 0 is reserved for -inf starts
-    rank_stop = np.searchsorted(times, stop) + 1
-    rank_start = np.where(np.isfinite(start), np.searchsorted(times, start) + 1, 0)
+    rank_start, rank_stop, size = time_ranks(start, stop)
+    m = size + 2  # ranks 1..size; 0 is reserved for -inf starts
     base = strata.astype(np.int64) * m
     key_stop = base + rank_stop
     key_start = base + rank_start
 
     ev = np.flatnonzero(event > 0)
-    ev = ev[np.argsort(key_stop[ev], kind="stable")]
+    ev = ev[stable_argsort(key_stop[ev])]
     ev_keys_all = key_stop[ev]
     change = np.concatenate([[True], ev_keys_all[1:] != ev_keys_all[:-1]])
     group_starts = np.flatnonzero(change)
@@ -101,16 +99,11 @@ def build_risk_sets(
     # Rows that can never enter a risk-set sum are left out of the sorted arrays: on the stop
     # side those ending before their stratum's first event time, on the start side those
     # starting before it (they are never removed again).
-    never = np.iinfo(np.int64).max
-    if event_keys.size:
-        cand = event_keys[np.minimum(np.searchsorted(event_keys, base), event_keys.size - 1)]
-        first_key = np.where((cand >= base) & (cand < base + m), cand, never)
-    else:
-        first_key = np.full(base.shape, never)
+    first_key = _first_event_key(event_keys, strata, m)
     use_stop = np.flatnonzero(key_stop >= first_key)
     use_start = np.flatnonzero(key_start >= first_key)
-    stop_order = use_stop[np.argsort(key_stop[use_stop], kind="stable")]
-    start_order = use_start[np.argsort(key_start[use_start], kind="stable")]
+    stop_order = use_stop[stable_argsort(key_stop[use_stop])]
+    start_order = use_start[stable_argsort(key_start[use_start])]
 
     sorted_stop = key_stop[stop_order]
     sorted_start = key_start[start_order]
@@ -144,6 +137,81 @@ def build_risk_sets(
         start_lo_seg=start_lo_seg,
         start_hi_seg=start_hi_seg,
     )
+
+
+#: Integer-valued times spanning at most this many units (or 4 per row) are ranked with a
+#: lookup table instead of a sort (day-resolution data: one pass, no float sort).
+_RANK_TABLE_SPAN = 1 << 22
+
+
+def time_ranks(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dense ranks ``1..U`` of ``start`` (0 where not finite) and ``stop`` among the ``U``
+    distinct finite times of both, and ``U``: ``searchsorted(unique(times), t) + 1``.
+
+    Integer-valued times in a moderate span (e.g. days) are ranked by a lookup table (a
+    cumulative count of the days present), other times by ``np.unique``; both give the same
+    ranks.
+    """
+    finite = np.isfinite(start)
+    starts = start if finite.all() else start[finite]
+    lo = min(stop.min(), starts.min()) if starts.size else stop.min() if stop.size else 0.0
+    hi = max(stop.max(), starts.max()) if starts.size else stop.max() if stop.size else 0.0
+    span = hi - lo
+    if span <= max(_RANK_TABLE_SPAN, 4 * stop.size) and _integral(stop) and _integral(starts):
+        at_stop = (stop - lo).astype(np.int64)
+        at_start = (starts - lo).astype(np.int64)
+        present = np.zeros(int(span) + 1, dtype=bool)
+        present[at_stop] = True
+        present[at_start] = True
+        table = np.cumsum(present)
+        rank_stop = table[at_stop]
+        ranks_start = table[at_start]
+        size = int(table[-1])
+    else:
+        times = np.unique(np.concatenate([starts, stop]))
+        rank_stop = np.searchsorted(times, stop) + 1
+        ranks_start = np.searchsorted(times, starts) + 1
+        size = times.size
+    if starts is start:
+        return ranks_start, rank_stop, size
+    rank_start = np.zeros(start.shape, dtype=np.int64)
+    rank_start[finite] = ranks_start
+    return rank_start, rank_stop, size
+
+
+def _integral(values: np.ndarray) -> bool:
+    """All values are whole numbers (and so exact as int64 within the rank-table span)."""
+    return bool(np.all(np.floor(values) == values))
+
+
+def stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for non-negative integer keys, by one or two
+    16-bit radix passes when the keys fit in 16 or 32 bits (a stable order is unique, so
+    the result is the same; least-significant-digit radix sort, Knuth TAOCP vol. 3, 5.2.5)."""
+    if keys.size == 0 or keys.min() < 0:
+        return np.argsort(keys, kind="stable")
+    top = int(keys.max())
+    if top < 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    if top >= 1 << 32:
+        return np.argsort(keys, kind="stable")
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    high = (keys[low] >> 16).astype(np.uint16)
+    return low[np.argsort(high, kind="stable")]
+
+
+def _first_event_key(event_keys: np.ndarray, strata: np.ndarray, m: int) -> np.ndarray:
+    """Per row, the key of the first event time of its stratum (int64 max when none)."""
+    never = np.iinfo(np.int64).max
+    if event_keys.size == 0:
+        return np.full(strata.shape, never)
+    codes = strata.astype(np.int64)
+    n_strata = int(codes.max()) + 1 if codes.size else 0
+    per_stratum = codes.size > 0 and codes.min() >= 0 and n_strata <= codes.size
+    base = np.arange(n_strata, dtype=np.int64) * m if per_stratum else codes * m
+    cand = event_keys[np.minimum(np.searchsorted(event_keys, base), event_keys.size - 1)]
+    first = np.where((cand >= base) & (cand < base + m), cand, never)
+    return first[codes] if per_stratum else first
 
 
 def _segments(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
@@ -196,18 +264,47 @@ def cumulative_at_rows(index: RiskSetIndex, increments: np.ndarray, which: str) 
 _TERM_BLOCK = 4
 
 
-def moment_design(x_sorted: np.ndarray) -> np.ndarray:
+def moment_sources(x: np.ndarray) -> np.ndarray:
+    """For each term of ``[1, x, upper-triangle of x x']``, the term whose risk-set sums it
+    shares: itself; the column ``x_i`` for ``x_i^2`` of a 0/1 column (equal in every row); or
+    -1 for a product ``x_i x_j`` that is 0 in every row (two columns never non-zero together,
+    e.g. two dummies of one factor), whose sums are exactly 0. Shared and zero terms are not
+    summed again (:func:`risk_set_moments`), which changes no bit of the result."""
+    p = x.shape[1]
+    iu, ju = np.triu_indices(p)
+    source = np.arange(1 + p + iu.size)
+    nonzero = np.ascontiguousarray((x != 0).T, dtype=np.float32)
+    together = nonzero @ nonzero.T  # a sum of 0/1 terms: 0 exactly when no row has both
+    plain = (x == 1.0) | ((x == 0.0) & ~np.signbit(x))  # 1 or +0 (not -0)
+    binary = plain.all(axis=0)
+    for k, (i, j) in enumerate(zip(iu, ju, strict=True)):
+        if together[i, j] == 0:
+            source[1 + p + k] = -1
+        elif i == j and binary[i]:
+            source[1 + p + k] = 1 + i
+    return source
+
+
+def moment_design(x_sorted: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
     """Static per-row terms ``[1, x, upper-triangle of x x']`` for :func:`risk_set_moments`,
     stored transposed (terms × rows, C-contiguous) so segment sums run along contiguous memory.
-    Built once per data set, filled in place (no large temporaries); every Newton step then
-    needs one multiply by the risk ``r``."""
+    With ``source`` (:func:`moment_sources`) only the terms that are their own source are
+    kept. Built once per data set, filled in place (no large temporaries); every Newton step
+    then needs one multiply by the risk ``r``."""
     n, p = x_sorted.shape
+    columns = np.ascontiguousarray(x_sorted.T)
     iu, ju = np.triu_indices(p)
-    z = np.empty((1 + p + iu.size, n))
-    z[0] = 1.0
-    z[1 : 1 + p] = x_sorted.T
-    for k, (i, j) in enumerate(zip(iu, ju, strict=True)):
-        np.multiply(z[1 + i], z[1 + j], out=z[1 + p + k])
+    terms = [(-1, -1)] + [(i, -1) for i in range(p)] + list(zip(iu, ju, strict=True))
+    keep = range(len(terms)) if source is None else np.flatnonzero(source == np.arange(len(terms)))
+    z = np.empty((len(keep), n))
+    for row, t in enumerate(keep):
+        i, j = terms[t]
+        if i < 0:
+            z[row] = 1.0
+        elif j < 0:
+            z[row] = columns[i]
+        else:
+            np.multiply(columns[i], columns[j], out=z[row])
     return z
 
 
@@ -217,12 +314,13 @@ def risk_set_moments(
     z_by_stop: np.ndarray,
     z_by_start: np.ndarray,
     p: int,
+    source: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Risk-set sums ``S0 = sum r``, ``S1 = sum r x`` and ``S2 = sum r x x'`` at every event time.
 
     ``z_by_stop`` / ``z_by_start`` are :func:`moment_design` (terms × rows) of the covariates
-    sorted by the
-    index's stop and start orders, so each call gathers only ``r`` and does one pass of segment
+    sorted by the index's stop and start orders (with ``source``, of the terms
+    :func:`moment_sources` keeps), so each call gathers only ``r`` and does one pass of segment
     sums over the rows.
     """
     total = np.zeros((index.n_event_times, z_by_stop.shape[0]))
@@ -241,13 +339,29 @@ def risk_set_moments(
             continue
         rs = r[order]
         segs = np.empty((z.shape[0], bounds.size))
-        for lo_term in range(0, z.shape[0], _TERM_BLOCK):  # bounded temporaries on big data
-            block = slice(lo_term, lo_term + _TERM_BLOCK)
-            segs[block] = np.add.reduceat(z[block] * rs, bounds, axis=1)
+        products = np.empty((min(_TERM_BLOCK, z.shape[0]), rs.size))  # bounded, reused
+        for lo_term in range(0, z.shape[0], _TERM_BLOCK):
+            block = z[lo_term : lo_term + _TERM_BLOCK]
+            np.multiply(block, rs, out=products[: block.shape[0]])
+            segs[lo_term : lo_term + _TERM_BLOCK] = np.add.reduceat(
+                products[: block.shape[0]], bounds, axis=1
+            )
         prefix = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(segs, axis=1)], axis=1)
         total += sign * (prefix[:, hi] - prefix[:, lo]).T
+    if source is not None:
+        total = _expand_terms(total, source)
     iu, ju = np.triu_indices(p)
     s2 = np.empty((total.shape[0], p, p))
     s2[:, iu, ju] = total[:, 1 + p :]
     s2[:, ju, iu] = total[:, 1 + p :]
     return total[:, 0], total[:, 1 : 1 + p], s2
+
+
+def _expand_terms(total: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Sums of every term from those of the kept terms (:func:`moment_sources`): copies for
+    shared terms, exact zeros for terms that are 0 in every row."""
+    kept = np.flatnonzero(source == np.arange(source.size))
+    full = np.zeros((total.shape[0], source.size))
+    used = source >= 0
+    full[:, used] = total[:, np.searchsorted(kept, source[used])]
+    return full

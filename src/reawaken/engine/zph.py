@@ -76,7 +76,7 @@ def zph_terms(
     ev = idx.event_rows
     eta = x @ np.asarray(coef, dtype=float)
     r = w * np.exp(eta - (eta.max() if eta.size else 0.0))
-    s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, p)
+    s0, s1, s2 = risk_set_moments(idx, r, data.z_by_stop, data.z_by_start, p, data.source)
     rx = r[ev, None] * x[ev]
     e0, e1 = _tied_sums(data, r), _tied_sums(data, r[:, None] * x)
     e2 = np.add.reduceat(rx[:, :, None] * x[ev][:, None, :], idx.group_starts, axis=0)
