@@ -39,21 +39,39 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "02_cox_and_ph"
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
@@ -76,6 +94,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 # only the outcome times differ (common random numbers).
 
 # %%
+section("1. Two worlds with the same cohort and different effects")
 preset = rw.load_scenario("flatiron_lung_mets")
 N = 30_000 if SMOKE else 150_000
 base = dataclasses.replace(
@@ -103,6 +122,7 @@ for name, effect in worlds.items():
 # Stage is categorical (codes 1–4), so it enters as indicators against stage I.
 
 # %%
+section("2. A Cox model on (start, stop] episodes")
 STAGE_TERMS = ["stage_2", "stage_3", "stage_4"]
 COVARIATES = ["age", *STAGE_TERMS, "her2", "comorbidity"]
 
@@ -159,6 +179,7 @@ print(f"\nage: HR {np.exp(age_coef):.3f} per year = {np.exp(10 * age_coef):.3f} 
 # the same times ever more coarsely.
 
 # %%
+section("3. Tied event times: Efron vs Breslow")
 TIES_HR = 2.0
 n_ties = 1_000 if SMOKE else 4_000
 rng = np.random.default_rng(7)
@@ -295,6 +316,7 @@ show(fig, "schoenfeld_residuals")
 # events, so it scatters most); section 6 averages over many cohorts.
 
 # %%
+section("5. Estimating the effect by window: rw.hr_by_window")
 rows = []
 for name, effect in worlds.items():
     win = rw.hr_by_window(data[name], window_start_days=(0.0, 90.0, 365.0), covariates=COVARIATES)
@@ -315,6 +337,7 @@ print(windows.round(3).to_string(index=False))
 # close to 5%) and its *power* in the transient one — and the geometric mean of each window HR.
 
 # %%
+section("6. Over many cohorts: size and power of the PH test, bias of the window HRs")
 N_REP = 10_000 if SMOKE else preset.n
 REPS = 2 if SMOKE else 40
 seeds = np.random.SeedSequence(99).spawn(REPS)
@@ -351,7 +374,37 @@ for name, effect in worlds.items():
 # %% [markdown]
 # With few replicates (smoke mode) these rates are very rough; with the default 40 the Monte
 # Carlo SE of a rejection rate is at most `sqrt(0.25 / 40)`, about 0.08.
+
+# %% [markdown]
+# ## Exercises
 #
+# 1. **Per decade.** From `fit` (section 2), report the hazard ratio of age *per 10 years* with
+#    its 95% CI, and the true value the simulator used.
+# 2. **"No evidence against PH."** A colleague fits one HR to a cohort the size of the real one,
+#    gets a PH test p-value of 0.3 and concludes that the effect of infection is constant over
+#    time. What do you reply?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** A CI for `exp(10 β)` is `exp(10 × (β ± 1.96 SE))`: rescale the coefficient
+# and its SE, then exponentiate.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: the HR of age per 10 years")
+age = fit.row("age")
+low, high = np.exp(10 * (age["coef"] + np.array([-1.96, 1.96]) * age["se"]))
+print(
+    f"age: HR per 10 years {np.exp(10 * age['coef']):.3f} (95% CI {low:.3f}-{high:.3f}); "
+    f"true {np.exp(10 * truth['age']):.3f}"
+)
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** Absence of evidence is not evidence of absence: section 6 prints how often the
+# test detects the transient effect at the real cohort's size, and it is far from always. Test
+# on the time scale where the effect should change (time since infection), show the window HRs
+# (`rw.hr_by_window`) with their CIs, and let the reader judge whether a constant HR is
+# compatible with them.
+
+# %% [markdown]
 # ## What to take away
 #
 # - A Cox hazard ratio is a per-unit multiplier of the hazard; rescale continuous covariates

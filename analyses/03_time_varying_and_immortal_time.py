@@ -39,23 +39,41 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = (
     Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "03_time_varying_and_immortal_time"
 )
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
@@ -69,6 +87,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 # loss to follow-up. Whatever "effect" an analysis finds below is bias or chance.
 
 # %%
+section("1. A world in which infection does nothing")
 TRUE_HR = 1.0
 scenario = rw.load_scenario("flatiron_lung_mets").with_effect(rw.EffectProfile.constant(TRUE_HR))
 if SMOKE:
@@ -105,6 +124,7 @@ print(
 # teaching; its label says so.
 
 # %%
+section("2. The naive analysis: 'ever infected' from day 0")
 naive = rw.fit_naive_ever_exposed(data, covariates=COVARIATES)
 print(naive.summary())
 naive_hr = naive.row("ever_exposed")
@@ -117,6 +137,7 @@ naive_hr = naive.row("ever_exposed")
 # compares people who are infected *at that time* with people who are not (yet).
 
 # %%
+section("3. The time-varying analysis")
 episodes = rw.split_at_exposure(data, covariates=COVARIATES)
 tv = rw.fit_time_varying_cox(episodes, covariates=["exposed", *COVARIATES])
 print(tv.summary())
@@ -142,6 +163,7 @@ print(
 # before infection.
 
 # %%
+section("4. Where the bias comes from: misclassified person-time")
 YEAR = 365.25
 follow = data["event_day"] - data["entry_day"]
 outcome = data["event"] == 1
@@ -188,6 +210,9 @@ print(
 
 
 # %%
+section("5. Many cohorts: bias, coverage and false positives")
+
+
 def naive_analysis(frame, scenario, rng=None):
     """Naive ever-exposed Cox HR (immortal time bias), adjusted for the covariates."""
     fit = rw.fit_naive_ever_exposed(with_stage_indicators(frame), covariates=COVARIATES)
@@ -266,6 +291,38 @@ ax.set_ylabel("simulated cohorts")
 ax.set_title(f"Null effect, {REPS} cohorts of {scenario.n:,}")
 ax.legend(frameon=False)
 show(fig, "immortal_time_sampling_distribution")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Is it the covariates?** Refit both models of sections 2–3 with the exposure alone (no
+#    covariates). Does the naive "protective" effect survive? What does that tell you about
+#    where it comes from?
+# 2. **Reading a paper.** A study compares patients who *ever* received a drug during follow-up
+#    with patients who never did, follow-up starting at diagnosis for everyone, and reports
+#    HR 0.6. What is the first question you ask?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** The naive HR stays well below 1 without any covariate, and the time-varying
+# HR stays near the truth (1.0): the bias is made by the misclassified person-time, not by
+# confounding, so no adjustment can remove it.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: the models without covariates")
+naive_crude = rw.fit_naive_ever_exposed(data, covariates=[])
+tv_crude = rw.fit_time_varying_cox(episodes, covariates=["exposed"])
+for label, model, term in [
+    ("naive ever-exposed", naive_crude, "ever_exposed"),
+    ("time-varying", tv_crude, "exposed"),
+]:
+    r = model.row(term)
+    print(f"{label:>18}: HR {r['hr']:.2f} (95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}), truth 1.0")
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** "When did follow-up of the treated start counting as treated?" Patients had to
+# survive until they received the drug, and that immortal time was credited to the treated
+# group: the HR is biased towards protection, as in section 2. Ask for a time-varying exposure
+# (section 3) or a landmark analysis, and for the crude rates by person-time (section 4).
 
 # %% [markdown]
 # ## What to take away

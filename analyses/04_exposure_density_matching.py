@@ -34,24 +34,41 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.balance import love_plot
-from reawaken.report.figures import show_figure
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = (
     Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "04_exposure_density_matching"
 )
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
@@ -65,6 +82,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 # unexposed, which pulls estimates towards 1 (script 08 goes into the calibration).
 
 # %%
+section("1. The cohort")
 scenario = rw.load_scenario("flatiron_lung_mets")
 if SMOKE:
     scenario = scenario.with_n(12_000)
@@ -91,6 +109,7 @@ print(
 # Every row's follow-up starts at the set's index day: `time` is days since index.
 
 # %%
+section("2. Matching at the exposure date")
 matched = rw.match_exposure_density(
     cohort.data,
     rng=np.random.default_rng(2),
@@ -116,21 +135,42 @@ print(first_set.to_string(index=False))
 # it in the model.
 
 # %%
+section("3. Balance")
 print(report.balance.round(3).to_string(index=False))
 print(
     f"max |SMD| after matching: {report.max_abs_smd_after:.3f}; "
     f"all below 0.1: {report.all_balanced()}"
 )
-show(love_plot(report), "love_plot")
+
+# A Love plot: |SMD| of each covariate before and after matching, with the 0.1 mark.
+balance = report.balance.iloc[::-1]
+fig, ax = plt.subplots(figsize=(5, 0.5 + 0.45 * len(balance)), layout="constrained")
+ypos = np.arange(len(balance))
+ax.scatter(balance["smd_before"].abs(), ypos, marker="o", facecolor="none", color="C1",
+           label="before matching")
+ax.scatter(balance["smd_after"].abs(), ypos, marker="o", color="C0", label="after matching")
+ax.axvline(0.1, color="0.5", ls="--", lw=0.8)
+ax.set_yticks(ypos, balance["covariate"])
+ax.set_xlabel("|standardized mean difference|")
+ax.legend(frameon=False, loc="lower right")
+show(fig, "love_plot")
 
 # %% [markdown]
 # ## 4. Estimating the effect in matched sets
 #
 # **Conditional Cox model.** Each matched set gets its own baseline hazard (stratification),
-# so the exposed patient is compared only with their own controls, on days since index. Rows
-# of one person who serves in several sets are not independent, hence the robust (sandwich)
-# SEs clustered on person (Lin & Wei 1989). Deaths without lung metastasis are censored: a
-# cause-specific HR.
+# so the exposed patient is compared only with their own controls, on days since index. Deaths
+# without lung metastasis are censored: a cause-specific HR.
+#
+# **Standard errors.** Matching reuses people: a control may serve in several sets, and may
+# later open a set of their own as an exposed patient, so the score contributions of two sets
+# that share a person are correlated. The model SE ignores that; clustering on the person
+# (Lin & Wei 1989, R's `cluster(id)`) keeps one person's rows together but still misses the
+# correlation between sets that share members, and is too small as well. reawaken's matched
+# models therefore use by default the **shared-members sandwich**, which adds the score
+# cross-products of every pair of sets that share at least one person (Fafchamps & Gubert 2007;
+# Aronow, Samii & Assenova 2015). The summary names the SE it used; the table carries all three
+# (`se`, `robust_se`, `shared_members_se`).
 #
 # **Conditional odds ratio.** The UK Biobank study reported an OR: did the outcome happen after
 # the index day, yes or no, compared within sets by conditional logistic regression. It
@@ -138,6 +178,7 @@ show(love_plot(report), "love_plot")
 # outcome and similar follow-up in both arms it approximates the HR.
 
 # %%
+section("4. Estimating the effect in matched sets")
 cox_unadjusted = rw.fit_matched_cox(matched.data)
 cox_adjusted = rw.fit_matched_cox(matched.data, covariates=["comorbidity"])
 odds = rw.matched_odds_ratio(matched.data, covariates=["comorbidity"])
@@ -159,6 +200,7 @@ print(odds_1y.summary().replace("OR:", "OR, outcome within 365 days of index:"))
 # `rw.time_varying_cox_hr` runs the preset's study analysis (adjusted for all covariates).
 
 # %%
+section("5. Matched designs vs the time-varying Cox model")
 tv = rw.time_varying_cox_hr(cohort.data, scenario)
 true_hr = scenario.effect.hazard_ratios[0]
 finding = rw.load_finding("flatiron_lung_mets")
@@ -208,6 +250,7 @@ print(f"SE(log) matched Cox / SE(log) time-varying Cox = {ratio:.2f}")
 # match → estimate) shows whether they differ systematically.
 
 # %%
+section("6. Over several cohorts")
 REPS = 3 if SMOKE else 30
 records = []
 for rep, child in enumerate(np.random.SeedSequence(4).spawn(REPS)):
@@ -260,6 +303,37 @@ ax.set_ylabel("matched-set estimate")
 ax.set_title("One point per simulated cohort")
 ax.legend(frameon=False)
 show(fig, "matched_vs_time_varying")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Three standard errors.** For the exposure term of `cox_adjusted` (section 4), print the
+#    model, person-clustered and shared-members SEs of the log HR and the 95% CI each would
+#    give. Which one does the summary use, and why is it the widest?
+# 2. **Why censor controls at their own infection?** In section 2, controls who are infected
+#    later are censored on that day. What would go wrong if they stayed in the control arm?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** The table of a matched model has one column per variance; a Wald CI is
+# `exp(coef ± 1.96 SE)`. The summary uses the shared-members SE (`cox_adjusted.variance_name`):
+# it is the only one that counts the correlation between sets that share a person, which the
+# other two drop, so it is usually the largest (`reawaken methods-check` shows that its CIs cover at
+# the nominal 95% while the other two undercover).
+
+# %% tags=["solution"]
+section("Solution to exercise 1: three SEs of the matched Cox model")
+exp_row = cox_adjusted.table.set_index("term").loc["exposed"]
+for column in ("se", "robust_se", "shared_members_se"):
+    low, high = np.exp(exp_row["coef"] + np.array([-1.96, 1.96]) * exp_row[column])
+    print(f"{column:>18}: SE(log HR) {exp_row[column]:.3f}, 95% CI {low:.2f}-{high:.2f}")
+print(f"the summary uses: {cox_adjusted.variance_name}")
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** Their post-infection person-time and outcomes would count as *unexposed*:
+# exposed experience contaminates the control arm and biases the contrast towards 1
+# (misclassification in the other direction to immortal time). Censoring them at their own
+# infection keeps each arm to the person-time it claims; the same person then usually
+# re-enters as the exposed patient of a new set.
 
 # %% [markdown]
 # ## What to take away

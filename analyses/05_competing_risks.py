@@ -34,27 +34,44 @@
 # deaths — so infection can remove people before they could die of cancer.
 
 # %%
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
-from reawaken.report.plots import plot_curves_with_at_risk
-from reawaken.scenario import preset_text
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "05_competing_risks"
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
@@ -68,6 +85,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}")
 # every row ends in one of three ways: censored (0), cancer death (1), non-cancer death (2).
 
 # %%
+section("1. The cohort and the matched arms")
 scenario = rw.load_scenario("ukb_cancer_mortality")
 print(f"outcome: {scenario.outcome_label} (code 1); competing: {scenario.competing_label} (code 2)")
 print(f"effect of infection on the cancer-death hazard: {scenario.effect.describe()}")
@@ -112,6 +130,7 @@ print(counts.to_string())
 # all-cause survival add up to 1; the "1 − KM" of each cause add up to more than that.
 
 # %%
+section("2. Cumulative incidence vs 1 − Kaplan–Meier")
 TIMES = [180, 365, 730]
 rows = []
 for cause, label in [(1, "cancer death"), (2, "non-cancer death")]:
@@ -141,22 +160,24 @@ cif_cancer = rw.cumulative_incidence(
     arms, duration="time", event="event", cause=1, group="arm", times=[0, 180, 365, 545, 730]
 )
 km_cancer = rw.kaplan_meier(arms, duration="time", event="event", cause=1, group="arm")
-fig = plot_curves_with_at_risk(
-    cif_cancer.table,
-    cif_cancer.at_risk,
-    estimate="cif",
-    ylabel="Cumulative incidence",
-    xlabel="Days since index (positive test)",
-    title="Cancer death: Aalen–Johansen CIF (solid) vs 1 − KM (dashed)",
-)
-ax = fig.axes[0]
-for i, group in enumerate(km_cancer.groups):
-    tab = km_cancer.table[km_cancer.table["group"] == group]
-    ax.plot(
-        tab["time"], 1 - tab["survival"], drawstyle="steps-post", ls="--", lw=1.0, color=f"C{i}"
+print("Numbers at risk by days since index:")
+print(cif_cancer.at_risk.pivot(index="group", columns="time", values="n_at_risk").to_string())
+fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+for i, group in enumerate(cif_cancer.groups):
+    cif_tab = cif_cancer.table[cif_cancer.table["group"] == group]
+    km_tab = km_cancer.table[km_cancer.table["group"] == group]
+    ax.step(cif_tab["time"], cif_tab["cif"], where="post", color=f"C{i}", label=f"{group}: CIF")
+    ax.fill_between(
+        cif_tab["time"], cif_tab["ci_low"], cif_tab["ci_high"], step="post", color=f"C{i}",
+        alpha=0.15, lw=0,
     )
+    ax.step(km_tab["time"], 1 - km_tab["survival"], where="post", color=f"C{i}", ls="--",
+            lw=1.0, label=f"{group}: 1 − KM")
 top = max((1 - km_cancer.table["survival"]).max(), cif_cancer.table["ci_high"].max())
 ax.set_ylim(0, 1.1 * top)
+ax.set(xlabel="Days since index (positive test)", ylabel="Cumulative incidence",
+       title="Cancer death: Aalen–Johansen CIF (solid) vs 1 − KM (dashed)")
+ax.legend(frameon=False, loc="upper left", fontsize=8)
 show(fig, "cif_vs_km_cancer_death")
 
 # %% [markdown]
@@ -196,6 +217,7 @@ for cause in (1, 2):
 # variables instead, so both models see the same data (Fine–Gray SEs are clustered on person).
 
 # %%
+section("4. Cause-specific Cox vs Fine–Gray")
 COVARIATES = ["exposed", "age", "female", "comorbidity"]
 rows = []
 for cause, label in [(1, "cancer death"), (2, "non-cancer death")]:
@@ -227,16 +249,18 @@ print(models.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 # ## 5. A frailer cohort: when competing deaths are common
 #
 # To see the two phenomena clearly, make non-cancer death six times more common at baseline
-# (an older, sicker cohort), keeping everything else. A preset is plain TOML text; we edit the
-# one number (`reawaken.scenario.preset_text` returns it) and parse it with
-# `rw.parse_scenario_text`.
+# (an older, sicker cohort), keeping everything else. A scenario is a frozen dataclass, so
+# `dataclasses.replace` makes the changed copy: the baseline hazard of competing death
+# (`scenario.death.baseline`, a constant Gompertz hazard here) gets six times its rate.
 
 # %%
-text = preset_text("ukb_cancer_mortality")
-original = 'baseline = { family = "gompertz", rate_per_year = 0.02,'
-assert original in text, "the preset's death baseline changed; update this example"
-frail_text = text.replace(original, original.replace("0.02", "0.12"))
-frail = rw.parse_scenario_text(frail_text, "frail UK Biobank-like cohort")
+section("5. A frailer cohort: when competing deaths are common")
+death = scenario.death
+frailer_baseline = dataclasses.replace(
+    death.baseline, rate_per_day=6 * death.baseline.rate_per_day
+)
+frail = dataclasses.replace(scenario, death=dataclasses.replace(death, baseline=frailer_baseline))
+print(f"baseline non-cancer death: {death.baseline} -> {frail.death.baseline}")
 frail = frail.with_n(scenario.n if SMOKE else 4 * scenario.n)
 frail_cohort = rw.simulate_cohort(frail, np.random.default_rng(7))
 print(frail_cohort.summary())
@@ -292,6 +316,48 @@ for ax, (label, data) in zip(
 axes[0].set_ylabel("probability of cancer death")
 axes[1].legend(frameon=False, loc="upper left", fontsize=8)
 show(fig, "cif_vs_km_preset_and_frail")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Everything adds up.** At 730 days, in each arm of the preset cohort, check that the
+#    cumulative incidence of cancer death plus that of non-cancer death plus the all-cause
+#    Kaplan–Meier survival equals 1. Why does `1 − KM` of each cause not add up the same way?
+# 2. **Which model for which question?** A patient asks "if I test positive, how likely am I to
+#    die of my cancer in the next two years?"; a biologist asks "does infection speed up the
+#    cancer?". Which model of section 4 answers each?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** Aalen–Johansen splits the all-cause risk `1 − S(t)` exactly between the
+# causes, so the three columns sum to 1. Each cause's `1 − KM` treats the other cause as
+# censoring, i.e. pretends that those persons could still die of this cause later: the two
+# `1 − KM` values add up to more than `1 − S(t)`.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: the cumulative incidences and survival add up to 1")
+t = [730.0]
+check = rw.cumulative_incidence(arms, duration="time", event="event", cause=1, group="arm").cif_at(t)
+check = check[["group", "cif"]].rename(columns={"cif": "cif_cancer"})
+check["cif_other"] = rw.cumulative_incidence(
+    arms, duration="time", event="event", cause=2, group="arm"
+).cif_at(t)["cif"].to_numpy()
+check["survival_all_causes"] = rw.kaplan_meier(
+    arms, duration="time", event="event", group="arm"
+).survival_at(t)["survival"].to_numpy()
+check["sum"] = check[["cif_cancer", "cif_other", "survival_all_causes"]].sum(axis=1)
+check["sum of 1 - KM by cause"] = sum(
+    1 - rw.kaplan_meier(arms, duration="time", event="event", cause=c, group="arm")
+    .survival_at(t)["survival"].to_numpy()
+    for c in (1, 2)
+)
+check["1 - survival"] = 1 - check["survival_all_causes"]
+print(check.round(5).to_string(index=False))
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** The patient's question is about the probability of an event in a world where
+# other deaths happen: the cumulative incidence, modelled by Fine–Gray (subdistribution HR).
+# The biologist's is about the rate of cancer death among those still alive: the
+# cause-specific hazard, modelled by the cause-specific Cox model.
 
 # %% [markdown]
 # ## What to take away

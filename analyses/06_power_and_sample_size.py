@@ -34,23 +34,40 @@ import sys
 import warnings
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.exaggeration_plot import plot_exaggeration
-from reawaken.report.figures import show_figure
-from reawaken.report.power_plots import plot_power_curve
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "06_power_and_sample_size"
 EXECUTOR = "serial" if SMOKE else "processes"
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; replicates run on: {EXECUTOR}")
@@ -64,6 +81,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; replicates run on: {EXEC
 # p)` even when the paper does not report `D`.
 
 # %%
+section("1. What a reported CI says about information")
 flatiron = rw.load_finding("flatiron_lung_mets")
 ukb = rw.load_finding("ukb_cancer_mortality")
 for f in (flatiron, ukb):
@@ -94,6 +112,7 @@ print(
 # allocation becomes unequal; the table below shows by how much for the Flatiron set-up.
 
 # %%
+section("2. Schoenfeld and Freedman")
 achieved = rw.schoenfeld(events=implied_events, hr=flatiron.estimate, exposed_share=EXPOSED_SHARE)
 print(achieved.summary())
 needed = rw.schoenfeld(hr=flatiron.estimate, power=0.8, exposed_share=EXPOSED_SHARE)
@@ -128,6 +147,7 @@ print(pd.DataFrame(rows).round(3).to_string(index=False))
 # cohort and count.
 
 # %%
+section("3. From events to persons")
 scenario = rw.load_scenario("flatiron_lung_mets")
 n_probe = 50_000 if SMOKE else 400_000
 probe = rw.simulate_cohort(scenario, np.random.default_rng(11), n=n_probe)
@@ -154,6 +174,7 @@ print(f"i.e. {plan.persons / flatiron.n:.1f} times the {flatiron.n:,} patients o
 # controls beyond a handful add little (Ury 1975).
 
 # %%
+section("4. The efficiency of 1:k matching")
 rows = []
 for k in (1, 2, 3, 4, 5, 8, 10, 20):
     share = 1 / (k + 1)
@@ -186,6 +207,7 @@ print(eff.round(3).to_string(index=False))
 # infections).
 
 # %%
+section("5. Power by simulating the whole study")
 if SMOKE:
     N_GRID, REPS = [15_000, 60_000], 6
 else:
@@ -228,27 +250,22 @@ print(
 )
 
 # %%
-long = pd.concat(
-    [
-        table[["n", "power", "mcse"]].assign(method="simulated (study analysis)"),
-        table[["n"]].assign(
-            power=table["schoenfeld"],
-            mcse=0.0,
-            method=f"Schoenfeld, p = {EXPOSED_SHARE}, HR {flatiron.estimate}",
-        ),
-    ]
+fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+ax.errorbar(
+    table["n"], table["power"], yerr=1.96 * table["mcse"], marker="o", capsize=3,
+    label="simulated (study analysis), ±1.96 MCSE",
 )
-fig = plot_power_curve(
-    long,
-    x="n",
-    group="method",
-    mcse="mcse",
-    target=0.8,
-    xlabel="cohort size n",
-    title="Flatiron-like design: power of the time-varying Cox analysis",
+ax.plot(
+    table["n"], table["schoenfeld"], marker="s", ls="--",
+    label=f"Schoenfeld, p = {EXPOSED_SHARE}, HR {flatiron.estimate}",
 )
+ax.axhline(0.8, color="0.5", lw=0.8)
 if sizing is not None and sizing.n_required <= 3 * max(N_GRID):
-    fig.axes[0].axvline(sizing.n_required, color="0.4", ls=":", lw=1)
+    ax.axvline(sizing.n_required, color="0.4", ls=":", lw=1)
+ax.set_ylim(0, 1)
+ax.set(xlabel="cohort size n (persons)", ylabel="power",
+       title="Flatiron-like design: power of the time-varying Cox analysis")
+ax.legend(frameon=False, fontsize=8, loc="lower right")
 show(fig, "power_curve_flatiron")
 
 # %% [markdown]
@@ -278,6 +295,7 @@ print(by_hr.summary())
 # estimate that just cleared p < 0.05 is then evidence for a smaller true effect than itself.
 
 # %%
+section("6. Design analysis of the reported findings")
 N_SIMS = 20_000 if SMOKE else 200_000
 analyses = {}
 for f, truths in [
@@ -296,12 +314,17 @@ for f, truths in [
     print()
 
 # %%
-for f in (flatiron, ukb):
-    fig = plot_exaggeration(
-        analyses[f.name],
-        title=f"{f.title.split(':')[0]}: {f.estimand} {f.estimate} ({f.ci_low}-{f.ci_high})",
-    )
-    show(fig, f"exaggeration_{f.name}")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+for ax, f in zip(axes, (flatiron, ukb), strict=True):
+    t = analyses[f.name].table
+    ax.plot(t["true_ratio"], t["exaggeration"], marker="o", label="exaggeration ratio (type M)")
+    ax.plot(t["true_ratio"], t["power"], marker="s", ls="--", label="power")
+    ax.axhline(1.0, color="0.5", lw=0.8)
+    ax.axvline(f.estimate, color="C3", lw=1, ls=":", label=f"reported {f.estimate}")
+    ax.set(xlabel=f"assumed true {f.estimand}",
+           title=f"{f.title.split(':')[0]}: {f.estimand} {f.estimate} ({f.ci_low}-{f.ci_high})")
+axes[0].legend(frameon=False, fontsize=8)
+show(fig, "exaggeration_findings")
 
 # %%
 for f in (flatiron, ukb):
@@ -313,6 +336,32 @@ for f in (flatiron, ukb):
         f"{at_reported['expected_significant_ratio']:.2f} (exaggeration "
         f"{at_reported['exaggeration']:.2f})"
     )
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Planning a replication.** How many lung-metastasis events would a replication of the
+#    Flatiron analysis need for 80% power (two-sided 5%) if the true HR were 1.3 and 25% of
+#    patients were exposed? And how many if it were the reported 1.44?
+# 2. **More controls?** A 1:4 matched design keeps 80% of the information. How much would 1:10
+#    keep, and is it worth the extra controls?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** Schoenfeld's formula solved for the events: `rw.schoenfeld(hr=..., power=0.8,
+# exposed_share=0.25)`. A smaller true HR needs many more events, since the events grow with
+# `1 / (log HR)²`.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: events for a replication")
+for hr in (1.3, flatiron.estimate):
+    plan = rw.schoenfeld(hr=hr, power=0.8, exposed_share=EXPOSED_SHARE)
+    print(f"HR {hr}: {plan.events:,.0f} events for 80% power")
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** `k / (k + 1)`: 1:10 keeps 10/11 ≈ 91% of the information, against 80% for
+# 1:4, so going from four to ten controls per exposed patient gains about 14% of information
+# (SE about 6% smaller) for 2.5 times the controls. Beyond four or five controls, more
+# exposed patients or longer follow-up (more events) buy more precision.
 
 # %% [markdown]
 # ## What to take away

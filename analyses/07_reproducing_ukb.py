@@ -33,24 +33,41 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
-from reawaken.scenario import preset_text
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "07_reproducing_ukb"
 EXECUTOR = "serial" if SMOKE else "processes"
 REPS = 6 if SMOKE else 1000
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EXECUTOR}")
@@ -64,6 +81,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EX
 # reported estimate (median over replicates), the CI width and an assumed exposed share.
 
 # %%
+section("1. The finding and the preset")
 finding = rw.load_finding("ukb_cancer_mortality")
 print(finding.summary())
 for field in ("source", "cohort", "design", "exposure", "outcome", "note"):
@@ -95,6 +113,7 @@ print(
 # random, so the analysis takes a generator too.
 
 # %%
+section("2. One simulated study")
 rng = np.random.default_rng(20250730)
 cohort = rw.simulate_cohort(scenario, rng)
 print(cohort.summary())
@@ -148,6 +167,7 @@ print(
 # starts worker processes; see the helper above for why the script hides its own path.)
 
 # %%
+section("3. Many simulated studies")
 reps = rw.run_replicates(scenario, reps=REPS, seed=31, executor=EXECUTOR)
 print(reps.summary())
 ok = reps.data[reps.data["error"].isna()]
@@ -155,21 +175,29 @@ logs = ok["log_estimate"].to_numpy()
 n_ok = len(logs)
 gm = float(np.exp(logs.mean()))
 mcse = float(logs.std(ddof=1) / np.sqrt(n_ok))
-mean_se = float(ok["se"].mean())
-mean_ci = np.exp(np.log(ok[["ci_low", "ci_high"]]).mean())
+mean_model_se = float(ok["se_model"].mean())  # the SE the study printed (and calibrated on)
+mean_shared_se = float(ok["se"].mean())  # shared-members SE: the matched analyses' default
+model_ci = np.exp(np.mean(logs[:, None] + np.outer(ok["se_model"], [-1.96, 1.96]), axis=0))
 empirical_sd = float(logs.std(ddof=1))
-significant = float((ok["p_value"] < 0.05).mean())
+significant = float((ok["p_value"] < 0.05).mean())  # test with the shared-members SE
 comparison = pd.DataFrame(
     {
-        "reproduced": [gm, mean_se, mean_ci["ci_low"], mean_ci["ci_high"], significant],
-        "reported": [finding.estimate, finding.implied_se, finding.ci_low, finding.ci_high, np.nan],
+        "reproduced": [
+            gm, mean_model_se, model_ci[0], model_ci[1], mean_shared_se, empirical_sd, significant
+        ],
+        "reported": [
+            finding.estimate, finding.implied_se, finding.ci_low, finding.ci_high,
+            np.nan, np.nan, np.nan,
+        ],
     },
     index=[
         f"geometric-mean {finding.estimand}",
-        "mean SE(log)",
-        "mean CI low",
-        "mean CI high",
-        "share with p < 0.05",
+        "mean model SE(log), as printed by the study",
+        "mean CI low (model SE)",
+        "mean CI high (model SE)",
+        "mean shared-members SE(log)",
+        f"empirical SD of log {finding.estimand}",
+        "share with p < 0.05 (shared-members SE)",
     ],
 )
 print(comparison.round(3).to_string())
@@ -179,15 +207,19 @@ print(
     f" = {z:+.1f} Monte Carlo SEs ({n_ok} replicates, {reps.n_failed} failed)"
 )
 print(
-    f"empirical SD of log {finding.estimand} over replicates {empirical_sd:.3f} vs mean model "
-    f"SE {mean_se:.3f} (ratio {empirical_sd / mean_se:.2f})"
+    f"mean SE / empirical SD of log {finding.estimand} ({empirical_sd:.3f}): model "
+    f"{mean_model_se / empirical_sd:.2f}, shared-members {mean_shared_se / empirical_sd:.2f} "
+    f"(1 for an honest SE; few replicates in smoke mode make both ratios rough)"
 )
 print(f"mean events in the matched sets: {ok['events'].mean():.1f}")
 
 # %% [markdown]
 # The share of replicates with p < 0.05 is the simulated power of the published design in
-# this world; Gelman & Carlin's design analysis of the reported CI (script 06) predicts it
-# from the reported SE alone, assuming the truth equals the reported value.
+# this world, tested with the shared-members SE. Gelman & Carlin's design analysis of the
+# reported CI (script 06) predicts power from the reported SE alone, assuming the truth equals
+# the reported value *and* that the reported SE is the true sampling SD — which the model SE of
+# a matched design that reuses controls is not, so the design analysis promises more power
+# than the valid test has.
 
 # %%
 da = rw.design_analysis(
@@ -234,18 +266,16 @@ show(fig, "sampling_distribution_ukb")
 # %% [markdown]
 # ## 4. What the calibration assumed
 #
-# The preset was written by `reawaken calibrate`: its header shows the command, the target and
-# the three solved knobs; the comments below it (from the template `matched_test_negative`)
-# record every assumption. Read them before quoting any number above: the reproduction is only
-# as good as they are.
+# The preset was written by `reawaken calibrate`; `scenario.calibration` is its record: the
+# command, the target, the three solved knobs and the check over replicates. The preset file's
+# comments (from the template `matched_test_negative`, `rw.list_templates()`) record every
+# other assumption. Read them before quoting any number above: the reproduction is only as
+# good as they are.
 
 # %%
-header = []
-for line in preset_text("ukb_cancer_mortality").splitlines():
-    if not line.startswith("#"):
-        break
-    header.append(line)
-print("\n".join(header))
+section("4. What the calibration assumed")
+for key, value in scenario.calibration.items():
+    print(f"  {key:>24}: {value}")
 
 # %% [markdown]
 # In short:
@@ -262,10 +292,44 @@ print("\n".join(header))
 # - **Not unique**: a different effect shape, documentation share or testing process would
 #   need different knob values and could fit the same two numbers. The simulated truth is an
 #   assumption that *reproduces* the finding, not the truth behind it.
-# - **Precision**: the empirical spread of the log OR over replicates is compared above with
-#   the mean model SE; when controls are reused across matched sets the model SE of
-#   conditional logistic regression ignores that dependence.
+# - **Precision**: the calibration matched the *model* SE to the printed CI, because that is
+#   what the study printed. When controls are reused across matched sets the model SE of
+#   conditional logistic regression ignores that dependence and is about 25% too small (SE
+#   ratio 0.75 over 1,000 replicates, `reawaken methods-check`); the shared-members SE, the
+#   default of reawaken's matched analyses, accounts for it (ratio 1.00).
+
+# %% [markdown]
+# ## Exercises
 #
+# 1. **An honest CI for the reported OR.** Suppose the real study reused controls as the preset
+#    does. Scale the reported SE(log OR) by the ratio of the mean shared-members SE to the mean
+#    model SE (section 3) and give the 95% CI the reported OR 1.85 would then carry.
+# 2. **Does the reproduction prove the effect?** The preset reproduces OR 1.85 and its CI
+#    width. Is that evidence that infection raises cancer death?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** `SE_valid = SE_reported × mean shared-members SE / mean model SE`, and the CI
+# is `exp(log 1.85 ± 1.96 SE_valid)`. Over many replicates the ratio is about 1.33, which gives
+# roughly 0.96–3.55: the interval then includes 1. (In smoke mode the ratio rests on a handful
+# of replicates.)
+
+# %% tags=["solution"]
+section("Solution to exercise 1: the reported OR with an honest SE")
+se_valid = finding.implied_se * mean_shared_se / mean_model_se
+low, high = np.exp(np.log(finding.estimate) + np.array([-1.96, 1.96]) * se_valid)
+print(
+    f"SE(log OR): reported {finding.implied_se:.3f}, rescaled {se_valid:.3f}; "
+    f"OR {finding.estimate} (95% CI {low:.2f}-{high:.2f})"
+)
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** No. Three knobs were solved to match three targets (section 4), so matching
+# them is a consistency check of the set-up. The published-style matched OR is also not
+# null-preserving: a control censored at a later positive test, lost or followed for less time
+# counts as "no outcome", and with no effect of infection at all it converges to about OR 1.08
+# (`reawaken truth`). Whether the effect is real depends on the biases script 09 stresses.
+
+# %% [markdown]
 # ## What to take away
 #
 # - A reproduction has two targets: the point estimate *and* the CI width. Here both are

@@ -28,28 +28,46 @@
 # same for the UK Biobank finding and explains the replicate machinery.
 
 # %%
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pandas as pd
 
 import reawaken as rw
-from reawaken.report.figures import show_figure
-from reawaken.scenario import preset_text
+
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # run as a script: figures go to files, no window opens
+import matplotlib.pyplot as plt  # noqa: E402
 
 SMOKE = os.environ.get("REAWAKEN_SMOKE", "0") == "1"
-IN_NOTEBOOK = "ipykernel" in sys.modules
 FIGURE_DIR = Path(os.environ.get("REAWAKEN_FIGURES", "build/figures")) / "08_reproducing_flatiron"
 EXECUTOR = "serial" if SMOKE else "processes"
 REPS = 8 if SMOKE else 400
 
 
 def show(fig, name):
-    """Show a figure inline in a notebook; in a script, save it as a PNG file."""
-    show_figure(fig, name, folder=FIGURE_DIR)
+    """Show a figure inline in a notebook; in a script, save it as a PNG file and print its path."""
+    if IN_NOTEBOOK:
+        from IPython.display import display
+
+        display(fig)
+    else:
+        FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+        path = FIGURE_DIR / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        print(f"[figure written: {path}]")
+    plt.close(fig)
+
+
+def section(title):
+    """Run as a script, print the heading of the section a notebook shows as Markdown."""
+    if not IN_NOTEBOOK:
+        print(f"\n{title}\n{'-' * len(title)}")
 
 
 print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EXECUTOR}")
@@ -58,6 +76,7 @@ print(f"reawaken {rw.__version__}; smoke mode: {SMOKE}; {REPS} replicates on {EX
 # ## 1. The finding and the preset
 
 # %%
+section("1. The finding and the preset")
 finding = rw.load_finding("flatiron_lung_mets")
 print(finding.summary())
 for field in ("source", "cohort", "design", "exposure", "outcome", "note"):
@@ -85,6 +104,7 @@ print(f"  study design: {scenario.design.analysis}")
 # ## 2. One simulated study
 
 # %%
+section("2. One simulated study")
 rng = np.random.default_rng(20250730)
 cohort = rw.simulate_cohort(scenario, rng)
 print(cohort.summary())
@@ -114,6 +134,7 @@ print(f"simulator's true HR: {true_hr}")
 # ## 3. Many simulated studies
 
 # %%
+section("3. Many simulated studies")
 reps = rw.run_replicates(
     scenario, reps=REPS, seed=2025, executor=EXECUTOR, true_effect=finding.estimate
 )
@@ -153,17 +174,23 @@ print(
 # %% [markdown]
 # `rw.performance` computes bias, empirical and model SE, coverage and rejection rate, each
 # with its Monte Carlo SE, against a chosen truth. Against the *reported* HR it asks "does the
-# preset reproduce the finding?"; against the simulator's *true* HR it asks "does the study
-# design recover the biological effect?" — two different questions.
+# preset reproduce the finding?"; against the simulator's *causal* HR it asks "does the study
+# design recover the biological effect?" — two different questions. By default
+# (`reps.performance()`) the truth is the analysis' **defined truth**: the value this design
+# converges to in this scenario, undocumented infections included (`reawaken truth`).
 
 # %%
-perf_reported = reps.performance()
+perf_reported = reps.performance(true_log_effect=float(np.log(finding.estimate)))
+perf_defined = reps.performance()
 perf_true = reps.performance(true_log_effect=float(np.log(true_hr)))
 measures = ["bias", "empirical_se", "model_se", "coverage", "rejection_rate"]
 table = pd.concat(
     {
         f"vs reported HR {finding.estimate}": perf_reported.table.set_index("measure"),
-        f"vs true HR {true_hr}": perf_true.table.set_index("measure"),
+        f"vs defined truth HR {np.exp(reps.true_log_effect):.3f}": perf_defined.table.set_index(
+            "measure"
+        ),
+        f"vs causal HR {true_hr}": perf_true.table.set_index("measure"),
     },
     axis=1,
 ).loc[measures]
@@ -210,14 +237,14 @@ show(fig, "sampling_distribution_flatiron")
 
 # %% [markdown]
 # ## 4. What the calibration assumed
+#
+# `scenario.calibration` is the record `reawaken calibrate` wrote into the preset: the command,
+# the target, the solved knobs and the check over replicates.
 
 # %%
-header = []
-for line in preset_text("flatiron_lung_mets").splitlines():
-    if not line.startswith("#"):
-        break
-    header.append(line)
-print("\n".join(header))
+section("4. What the calibration assumed")
+for key, value in scenario.calibration.items():
+    print(f"  {key:>24}: {value}")
 
 # %% [markdown]
 # In short:
@@ -226,7 +253,7 @@ print("\n".join(header))
 #   follow-up, competing deaths, a *constant* effect of infection, and that half of infections
 #   are documented. The reported CI (1.01–2.05) is itself the commonly cited interval and is
 #   kept as an editable assumption in the finding file.
-# - **Calibrated** by `reawaken calibrate` (the header shows the command that wrote the
+# - **Calibrated** by `reawaken calibrate` (the record above shows the command that wrote the
 #   preset): the Weibull scale of the lung-metastasis hazard (number of events, hence the CI
 #   width), the true HR (so that the documented-exposure estimate has median 1.44) and the
 #   level of the infection waves (25% of patients with a documented COVID-19 date).
@@ -235,7 +262,42 @@ print("\n".join(header))
 #   imply another true effect: the reported HR is a lower-leaning view of the effect of
 #   *infection* if infections go unrecorded, and an upper-leaning one if the significant
 #   estimate was exaggerated (script 06). Neither can be settled from the finding alone.
+
+# %% [markdown]
+# ## Exercises
 #
+# 1. **Undocumented infections.** Simulate one cohort of the preset with *every* infection
+#    documented (`dataclasses.replace` the scenario's `infection` with
+#    `documented_probability=1.0`) and estimate the HR with the study analysis. How does it
+#    compare with the causal HR and with the documented-only estimates above?
+# 2. **An assumed CI.** The Flatiron summary prints no CI; reawaken assumes 1.01–2.05. If the
+#    real interval were wider, which of the three calibrated knobs would change, and how?
+
+# %% [markdown] tags=["solution"]
+# **Solution 1.** With every infection documented nobody infected is counted as unexposed, so
+# the estimate moves from the attenuated value (about the reported 1.44) towards the causal HR
+# (up to the noise of one cohort): the gap is the dilution caused by undocumented infections.
+
+# %% tags=["solution"]
+section("Solution to exercise 1: every infection documented")
+documented = dataclasses.replace(
+    scenario, infection=dataclasses.replace(scenario.infection, documented_probability=1.0)
+)
+if SMOKE:
+    documented = documented.with_n(12_000)
+full = rw.simulate_cohort(documented, np.random.default_rng(8))
+all_documented = rw.time_varying_cox_hr(full.data, documented)
+print(all_documented.summary())
+print(f"causal HR {true_hr}; reported (documented infections only) {finding.estimate}")
+
+# %% [markdown] tags=["solution"]
+# **Solution 2.** The CI width sets the information, so the knob solved for it — the baseline
+# hazard of lung metastasis, hence the number of events — would fall: a wider CI means fewer
+# events (`information = 1/SE²`, events ∝ information). The effect scale is solved for the
+# point estimate and would barely move; the exposed share is an assumption of its own. Less
+# information also means less power and more exaggeration of significant estimates (script 06).
+
+# %% [markdown]
 # ## What to take away
 #
 # - The calibrated preset is built to reproduce the reported HR and CI width in the median
