@@ -40,36 +40,36 @@ def split_at_exposure(
     with np.errstate(invalid="ignore"):
         split = (expo > entry) & (expo < stop)
         exposed_whole = expo <= entry
-    n = len(data)
-    first = pd.DataFrame(
-        {
-            schema.ID: ids,
-            START: entry,
-            STOP: np.where(split, expo, stop),
-            schema.EVENT: np.where(split, 0, event),
-            EXPOSED: exposed_whole.astype(np.int64),
-            "_row": np.arange(n),
-            "_order": 0,
-        }
-    )
-    second = pd.DataFrame(
-        {
-            schema.ID: ids[split],
-            START: expo[split],
-            STOP: stop[split],
-            schema.EVENT: event[split],
-            EXPOSED: 1,
-            "_row": np.flatnonzero(split),
-            "_order": 1,
-        }
-    )
-    episodes = pd.concat([first, second], ignore_index=True).sort_values(
-        ["_row", "_order"], kind="stable"
-    )
-    rows = episodes["_row"].to_numpy()
+    rows, first, second = _episode_rows(split)
+    columns = {
+        schema.ID: ids[rows],
+        START: _interleave(entry, expo[split], first, second),
+        STOP: _interleave(np.where(split, expo, stop), stop[split], first, second),
+        schema.EVENT: _interleave(np.where(split, 0, event), event[split], first, second),
+        EXPOSED: _interleave(exposed_whole.astype(np.int64), 1, first, second),
+    }
     for name in covariates:
-        episodes[name] = data[name].to_numpy()[rows]
-    return episodes.drop(columns=["_row", "_order"]).reset_index(drop=True)
+        columns[name] = data[name].to_numpy()[rows]
+    return pd.DataFrame(columns)
+
+
+def _episode_rows(split: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cohort row of every episode (a person's episodes consecutive, in cohort order), and
+    the episode positions of each person's first row and of the second rows of split persons."""
+    counts = 1 + split.astype(np.int64)
+    first = np.cumsum(counts) - counts
+    return np.repeat(np.arange(split.size), counts), first, first[split] + 1
+
+
+def _interleave(
+    first_values: np.ndarray, second_values: np.ndarray | int, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """One episode column: ``first_values`` at the ``first`` positions, ``second_values`` at
+    the ``second`` ones."""
+    out = np.empty(first.size + second.size, dtype=first_values.dtype)
+    out[first] = first_values
+    out[second] = second_values
+    return out
 
 
 def split_at_windows(
