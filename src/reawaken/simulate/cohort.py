@@ -31,7 +31,7 @@ from ..errors import ScenarioError
 from ..resources import check_memory, simulation_bytes
 from ..scenario import Scenario
 from .biases import detect_early, misattribute_deaths
-from .covariates import draw_covariates, risk_multiplier
+from .covariates import draw_covariate_arrays, risk_multiplier
 from .effects import EffectProfile
 from .exposure import document
 from .hazards import DAYS_PER_YEAR, Exponential, invert_piecewise_cumulative_hazard
@@ -78,11 +78,14 @@ class Cohort:
         )
 
 
-def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.DataFrame:
+def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``m`` persons as Cohort columns (arrays; ``id`` still 0), before selection of tested
+    persons when the scenario asks for it."""
     streams = dict(zip(_STREAMS, rng.spawn(len(_STREAMS)), strict=True))
     fu = scenario.followup
-    x = draw_covariates(scenario.covariates, m, streams["covariates"])
     specs = scenario.covariates
+    drawn = draw_covariate_arrays(specs, m, streams["covariates"])
+    x = drawn if drawn else pd.DataFrame(index=pd.RangeIndex(m))  # for the risk multipliers
     if fu.accrual_days > 0:
         entry = np.floor(streams["entry"].random(m) * fu.accrual_days)
     else:
@@ -150,8 +153,9 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
         if test_day is not None:
             test_day = np.floor(test_day)
 
-    out = x.rename(columns={c.name: f"true_{c.name}" for c in specs if not c.observed})
-    out.insert(0, schema.ID, 0)
+    out: dict[str, np.ndarray] = {schema.ID: np.zeros(m, dtype=np.int64)}
+    for spec in specs:
+        out[spec.name if spec.observed else f"true_{spec.name}"] = drawn[spec.name]
     out[schema.ENTRY_DAY] = entry
     out[schema.EXPOSURE_DAY] = exposure_day
     if test_day is not None:
@@ -160,27 +164,43 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.
     out[schema.EVENT] = event
     out["true_infection_day"] = np.where(infected, t_inf, np.nan)
     if scenario.negative_control is not None:
-        nc = scenario.negative_control.model
-        t_nc = entry + invert_piecewise_cumulative_hazard(
-            nc.baseline,
-            streams["negative_control"].standard_exponential(m),
-            risk_multiplier(x, specs, nc.log_hr, "negative_control.log_hr"),
-            np.full((m, 1), np.inf),
-            np.ones((m, 2)),
-        )
-        t_nc = detect_early(t_nc, t_inf, documented, bias, streams["detection"].spawn(1)[0])
-        # censored at the main outcome too, so its exposure record stays complete
-        nc_end = np.minimum(t_nc, t_end)
-        out[schema.NEGATIVE_CONTROL_COLUMNS[0]] = (
-            np.ceil(nc_end) if fu.time_resolution == "day" else nc_end
-        )
-        out[schema.NEGATIVE_CONTROL_COLUMNS[1]] = (t_nc == nc_end).astype(np.int64)
+        out.update(_negative_control(scenario, x, entry, t_inf, t_end, documented, streams))
     if scenario.testing is not None and scenario.testing.select_tested:
-        out = out[documented | ~np.isnan(test_day)]
+        keep = documented | ~np.isnan(test_day)
+        out = {name: values[keep] for name, values in out.items()}
     return out
 
 
-def _guarded_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> pd.DataFrame:
+def _negative_control(
+    scenario: Scenario,
+    x: dict[str, np.ndarray] | pd.DataFrame,
+    entry: np.ndarray,
+    t_inf: np.ndarray,
+    t_end: np.ndarray,
+    documented: np.ndarray,
+    streams: dict[str, np.random.Generator],
+) -> dict[str, np.ndarray]:
+    """The negative-control outcome's day and event columns."""
+    m, specs, bias = entry.size, scenario.covariates, scenario.biases
+    nc = scenario.negative_control.model
+    t_nc = entry + invert_piecewise_cumulative_hazard(
+        nc.baseline,
+        streams["negative_control"].standard_exponential(m),
+        risk_multiplier(x, specs, nc.log_hr, "negative_control.log_hr"),
+        np.full((m, 1), np.inf),
+        np.ones((m, 2)),
+    )
+    t_nc = detect_early(t_nc, t_inf, documented, bias, streams["detection"].spawn(1)[0])
+    # censored at the main outcome too, so its exposure record stays complete
+    nc_end = np.minimum(t_nc, t_end)
+    day, event = schema.NEGATIVE_CONTROL_COLUMNS[:2]
+    return {
+        day: np.ceil(nc_end) if scenario.followup.time_resolution == "day" else nc_end,
+        event: (t_nc == nc_end).astype(np.int64),
+    }
+
+
+def _guarded_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """:func:`_simulate_chunk` with floating-point overflow and invalid operations as a
     :class:`ScenarioError` (valid scenarios never trigger them: the hazard code silences
     its own intended ``inf`` arithmetic)."""
@@ -241,7 +261,7 @@ def simulate_cohort(
         "simulate fewer persons (--n), or use a machine with more memory",
     )
     selects = scenario.testing is not None and scenario.testing.select_tested
-    parts: list[pd.DataFrame] = []
+    parts: list[dict[str, np.ndarray]] = []
     have = 0
     keep_rate = 1.0
     with tqdm(total=target, disable=not progress, unit="persons", desc=scenario.name) as bar:
@@ -250,19 +270,21 @@ def simulate_cohort(
             size = need if not selects else int(np.ceil(1.2 * need / keep_rate)) + 100
             size = min(size, CHUNK_PERSONS)
             chunk = _guarded_chunk(scenario, size, rng.spawn(1)[0])
+            rows = len(chunk[schema.ID])
             if selects:
-                if len(chunk) == 0 and keep_rate < 1e-4:
+                if rows == 0 and keep_rate < 1e-4:
                     raise ScenarioError(
                         f"the testing process of scenario {scenario.name!r} selects almost "
                         f"nobody (no tested person among the last {size:,} simulated); fix: "
                         "raise [testing] monthly_rate_per_year or the infection rates, or set "
                         "testing.select_tested = false"
                     )
-                keep_rate = max(len(chunk) / size, 1e-5)
-            chunk = chunk.iloc[:need]
+                keep_rate = max(rows / size, 1e-5)
+            chunk = {name: values[:need] for name, values in chunk.items()}
             parts.append(chunk)
-            have += len(chunk)
-            bar.update(len(chunk))
-    data = pd.concat(parts, ignore_index=True)
-    data[schema.ID] = np.arange(1, len(data) + 1, dtype=np.int64)
+            have += min(rows, need)
+            bar.update(min(rows, need))
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    columns[schema.ID] = np.arange(1, have + 1, dtype=np.int64)
+    data = pd.DataFrame(columns)
     return Cohort(data, scenario)

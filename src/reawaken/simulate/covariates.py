@@ -23,6 +23,13 @@ def draw_covariates(
     ``normal`` columns are float (clipped to ``[lower, upper]``); ``binary`` columns are 0/1 and
     ``categorical`` columns hold the integer level codes, both as int64.
     """
+    return pd.DataFrame(draw_covariate_arrays(specs, n, rng), index=pd.RangeIndex(n))
+
+
+def draw_covariate_arrays(
+    specs: Sequence[CovariateSpec], n: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """:func:`draw_covariates` as a dict of arrays (the same draws), for the simulator."""
     columns: dict[str, np.ndarray] = {}
     for spec in specs:
         if spec.kind == "normal":
@@ -32,22 +39,23 @@ def draw_covariates(
         else:
             x = rng.choice(np.asarray(spec.levels, dtype=np.int64), size=n, p=spec.probs)
         columns[spec.name] = x
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+    return columns
 
 
 def linear_predictor(
-    covariates: pd.DataFrame,
+    covariates: pd.DataFrame | Mapping[str, np.ndarray],
     specs: Sequence[CovariateSpec],
     log_hr: Mapping[str, float | tuple[float, ...]],
 ) -> np.ndarray:
     """``x'beta`` per person: ``beta*(x - center)`` for normal, ``beta*x`` for binary, and the
-    level's own coefficient for categorical covariates; covariates without a coefficient add 0."""
-    lp = np.zeros(len(covariates))
+    level's own coefficient for categorical covariates; covariates without a coefficient add 0.
+    ``covariates`` is a table or a dict of equal-length arrays, one per spec."""
+    lp = np.zeros(_rows(covariates, specs))
     for spec in specs:
         if spec.name not in log_hr:
             continue
         beta = log_hr[spec.name]
-        x = covariates[spec.name].to_numpy()
+        x = np.asarray(covariates[spec.name])
         if spec.kind == "categorical":
             coef = np.asarray(beta, dtype=float)
             lp += coef[np.searchsorted(np.asarray(spec.levels), x)]
@@ -58,8 +66,15 @@ def linear_predictor(
     return lp
 
 
+def _rows(covariates: pd.DataFrame | Mapping[str, np.ndarray], specs) -> int:
+    """Persons in a table, or in a dict of arrays (give a table when there are no columns)."""
+    if isinstance(covariates, pd.DataFrame) or not specs:
+        return len(covariates)
+    return len(covariates[specs[0].name])
+
+
 def risk_multiplier(
-    covariates: pd.DataFrame,
+    covariates: pd.DataFrame | Mapping[str, np.ndarray],
     specs: Sequence[CovariateSpec],
     log_hr: Mapping[str, float | tuple[float, ...]],
     what: str,

@@ -218,25 +218,32 @@ def invert_piecewise_cumulative_hazard(
         Event times in days; ``inf`` where the hazard never accumulates ``target``.
     """
     target = np.asarray(target, dtype=float)
+    scale = np.asarray(scale, dtype=float)
     n = target.shape[0]
     breaks = np.asarray(breaks_days, dtype=float).reshape(n, -1)
     mult = np.asarray(multipliers, dtype=float).reshape(n, breaks.shape[1] + 1)
     edges = np.concatenate([np.zeros((n, 1)), breaks], axis=1)  # (n, K+1) segment starts
     h0_edges = baseline.cumulative(edges)
-    # Baseline increment on each bounded segment; an absent (infinite) break contributes nothing
-    # more than the remaining mass, handled by treating inf - inf as inf.
-    with np.errstate(invalid="ignore"):
-        d_h0 = np.diff(h0_edges, axis=1)
-    d_h0 = np.where(np.isnan(d_h0), np.inf, d_h0)
-    seg_mass = np.where(mult[:, :-1] == 0.0, 0.0, mult[:, :-1] * d_h0)
-    cum_at_edges = (
-        np.concatenate([np.zeros((n, 1)), np.cumsum(seg_mass, axis=1)], axis=1) * scale[:, None]
-    )
-    seg = np.sum(cum_at_edges <= target[:, None], axis=1) - 1  # last edge not beyond target
-    rows = np.arange(n)
-    start_h0 = h0_edges[rows, seg]
-    m = mult[rows, seg]
+    # Column by column (segments are few, persons many). An absent (infinite) break
+    # contributes nothing more than the remaining mass, handled by treating inf - inf as inf.
+    cum_at_edges, mass = [0.0 * scale], None
+    for j in range(1, edges.shape[1]):
+        with np.errstate(invalid="ignore"):
+            d_h0 = h0_edges[:, j] - h0_edges[:, j - 1]
+        d_h0 = np.where(np.isnan(d_h0), np.inf, d_h0)
+        seg_mass = np.where(mult[:, j - 1] == 0.0, 0.0, mult[:, j - 1] * d_h0)
+        mass = seg_mass if mass is None else mass + seg_mass  # as np.cumsum
+        cum_at_edges.append(mass * scale)
+    # the segment holding the target: the number of edges not beyond it, minus one
+    seg = np.sum([cum <= target for cum in cum_at_edges], axis=0) - 1
+    seg[seg < 0] = len(cum_at_edges) - 1  # (never for targets >= 0) as negative indexing
+    start_h0, start_cum, m = h0_edges[:, 0], cum_at_edges[0], mult[:, 0]
+    for j in range(1, edges.shape[1]):
+        at = seg == j
+        start_h0 = np.where(at, h0_edges[:, j], start_h0)
+        start_cum = np.where(at, cum_at_edges[j], start_cum)
+        m = np.where(at, mult[:, j], m)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h0_target = start_h0 + (target - cum_at_edges[rows, seg]) / (scale * m)
+        h0_target = start_h0 + (target - start_cum) / (scale * m)
     times = baseline.inverse_cumulative(np.where(m > 0, h0_target, np.inf))
     return np.where((m > 0) & np.isfinite(h0_target), times, np.inf)
