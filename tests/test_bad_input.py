@@ -432,7 +432,7 @@ def _crash(args):
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_internal_error_exits_70_with_a_crash_log(debug, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("reawaken.cli.cmd_scenarios", _crash)
+    monkeypatch.setattr("reawaken.cli.cohort.cmd_scenarios", _crash)
     if debug:
         monkeypatch.setenv("REAWAKEN_DEBUG", "1")
     assert main(["scenarios"]) == EXIT_INTERNAL
@@ -446,7 +446,7 @@ def test_internal_error_exits_70_with_a_crash_log(debug, tmp_path, capsys, monke
 
 
 def test_internal_error_in_json_mode(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("reawaken.cli.cmd_scenarios", _crash)
+    monkeypatch.setattr("reawaken.cli.cohort.cmd_scenarios", _crash)
     assert main(["scenarios", "--json"]) == EXIT_INTERNAL
     payload = _strict_json(capsys.readouterr().out)
     assert payload["error"] == "internal error: RuntimeError: boom"
@@ -491,7 +491,7 @@ def test_sigterm_during_a_write_removes_the_partial_folder(tmp_path, capsys, mon
         return 0
 
     previous = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr("reawaken.cli.cmd_scenarios", writes_then_gets_killed)
+    monkeypatch.setattr("reawaken.cli.cohort.cmd_scenarios", writes_then_gets_killed)
     assert main(["scenarios"]) == EXIT_TERMINATED
     assert not list(tmp_path.iterdir())
     assert "terminated" in capsys.readouterr().err

@@ -10,6 +10,9 @@ any real number; ``np.ndarray`` accepts anything array-like (lists, tuples, pand
 match ``X``; ``str | os.PathLike`` accepts paths; unions, ``None``, ``Literal``, ``Mapping``,
 ``Iterable`` and ``Callable`` are honoured; annotations it does not understand accept
 anything. Values (ranges, shapes) stay the function's own business.
+
+NumPy and pandas are imported when a check runs, not when this module is imported: decorating
+a function costs no heavy import, so ``import reawaken`` and the command line stay quick.
 """
 
 from __future__ import annotations
@@ -23,20 +26,18 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
-
 from .errors import ArgumentError
 
 __all__ = ["check_argument", "checked"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_ARRAY_LIKE = (np.ndarray, pd.Series, pd.Index, list, tuple)
 _MAX_ITEMS = 10_000  # items of a sequence checked one by one (beyond: the first ones)
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def _real(value: Any) -> bool:
+    import numpy as np
+
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_
     )
@@ -49,6 +50,8 @@ def _union_args(tp: Any) -> tuple | None:
 
 
 def _sequence_items(value: Any, args: tuple) -> bool:
+    import numpy as np
+
     if isinstance(value, str | bytes) or not isinstance(value, cabc.Sequence | np.ndarray):
         return False
     if not args or args[0] is Any:
@@ -63,6 +66,8 @@ def _sequence_items(value: Any, args: tuple) -> bool:
 
 
 def _generic(value: Any, origin: Any, args: tuple) -> bool:
+    import numpy as np
+
     if origin is typing.Literal:
         return any(value == a and type(value) is type(a) for a in args)
     if origin in (tuple, cabc.Sequence, list):
@@ -86,6 +91,8 @@ def _generic(value: Any, origin: Any, args: tuple) -> bool:
 
 def matches(value: Any, tp: Any) -> bool:
     """Whether ``value`` is acceptable for the annotation ``tp`` (see module docstring)."""
+    import numpy as np
+
     if tp is Any or tp is object:
         return True
     if tp is None or tp is type(None):
@@ -103,7 +110,9 @@ def matches(value: Any, tp: Any) -> bool:
     if tp is float:
         return _real(value)
     if tp is np.ndarray:
-        return isinstance(value, _ARRAY_LIKE) or _real(value)
+        import pandas as pd
+
+        return isinstance(value, np.ndarray | pd.Series | pd.Index | list | tuple) or _real(value)
     if isinstance(tp, type):
         return isinstance(value, tp)
     return True
@@ -111,6 +120,8 @@ def matches(value: Any, tp: Any) -> bool:
 
 def describe(tp: Any) -> str:
     """Readable name of an annotation, e.g. ``"int or None"``."""
+    import numpy as np
+
     if tp is None or tp is type(None):
         return "None"
     union = _union_args(tp)
@@ -144,14 +155,14 @@ def _example(tp: Any) -> str:
     union = _union_args(tp)
     for t in union if union is not None else (tp,):
         for cls, how in _EXAMPLES.items():
-            if t is cls or (isinstance(t, type) and t.__name__ == cls):
+            if isinstance(t, type) and t.__name__ == cls:
                 return f" such as {how}"
     return ""
 
 
-_EXAMPLES: dict[Any, str] = {
-    np.random.Generator: "numpy.random.default_rng(seed)",
-    pd.DataFrame: "reawaken.read_cohort(path) or a pandas.DataFrame",
+_EXAMPLES: dict[str, str] = {  # class name -> how to make one
+    "Generator": "numpy.random.default_rng(seed)",
+    "DataFrame": "reawaken.read_cohort(path) or a pandas.DataFrame",
     "Scenario": "reawaken.load_scenario(name)",
     "ReportedFinding": "reawaken.load_finding(name)",
 }

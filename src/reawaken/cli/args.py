@@ -1,9 +1,14 @@
-"""Checked argument types for the command line: a bad value is a status-2 usage error.
+"""Checked argument types and shared options for the command line.
 
-Each factory returns a function for ``argparse``'s ``type=``; it raises
+Each type factory returns a function for ``argparse``'s ``type=``; it raises
 :class:`argparse.ArgumentTypeError` with what is wrong and how to fix it, which argparse turns
 into ``reawaken CMD: error: argument --x: ...`` and exit status 2. One function per kind of
-value, shared by every command, instead of checks copied into each command.
+value, shared by every command, instead of checks copied into each command. The ``add_*``
+functions add the options several commands share (``--json``, ``--seed``, ``--executor``, ...)
+with one wording; :func:`examples` formats a command's examples for its help epilog.
+
+Nothing here imports NumPy, pandas or the analysis modules: the parser is built at every
+start-up, and ``reawaken --help`` must stay quick.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import textwrap
 from collections.abc import Callable
 
 #: Largest seed accepted: NumPy's SeedSequence takes any non-negative integer, but seeds are
@@ -132,6 +138,9 @@ def text_line(what: str) -> Callable[[str], str]:
     return parse
 
 
+#: The type of ``parser.add_subparsers()``, which each command's ``add_*_parser`` extends.
+Subparsers = argparse._SubParsersAction
+
 SEED = integer(0, MAX_SEED, example="--seed 2025", bound=">= 0 (and below 2^63)")
 REPS = integer(1, example="--reps 200")
 WORKERS = integer(1, 1024, example="--workers 2")
@@ -141,3 +150,78 @@ CHECKPOINT_HELP = (
     "rerun with the same options after an interruption computes only the missing replicates "
     "and gives the same output"
 )
+
+
+#: What each executor is; ``dask`` needs ``pip install 'reawaken[dask]'``.
+EXECUTORS = {
+    "processes": "worker processes on this machine",
+    "serial": "one process, for debugging",
+    "dask": "a Dask cluster: --scheduler ADDRESS, or a local one",
+}
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """``--json``: strict JSON on stdout instead of text."""
+    p.add_argument(
+        "--json", action="store_true", help="print JSON instead of text (strict: NaN is null)"
+    )
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    """``--overwrite`` of the commands that write an output folder."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out folder (default: refuse)",
+    )
+
+
+def add_progress(p: argparse.ArgumentParser) -> None:
+    """``--no-progress``: no progress bars on stderr."""
+    p.add_argument("--no-progress", action="store_true", help="never show progress bars")
+
+
+def add_seed(p: argparse.ArgumentParser, default: int, what: str = "root random seed") -> None:
+    """``--seed``: a non-negative integer below 2^63; the same seed gives the same output."""
+    p.add_argument("--seed", type=SEED, default=default, help=f"{what}; same seed, same output")
+
+
+def add_checkpoint(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint DIR``: resume an interrupted replicate run."""
+    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
+
+
+def add_executor(
+    p: argparse.ArgumentParser,
+    choices: tuple[str, ...] = ("processes", "serial", "dask"),
+    *,
+    workers: bool = True,
+    dask_scheduler: bool = False,
+) -> None:
+    """``--executor`` (and ``--workers``, ``--scheduler``) of the commands that run replicates."""
+    each = [f"{name} ({EXECUTORS[name]})" for name in choices]
+    text = f"where replicates run: {', '.join(each[:-1])} or {each[-1]}"
+    p.add_argument("--executor", choices=choices, default="processes", help=text)
+    if workers:
+        p.add_argument(
+            "--workers",
+            type=WORKERS,
+            help="worker processes of --executor processes (default: all cores)",
+        )
+    if dask_scheduler:
+        p.add_argument(
+            "--scheduler",
+            type=scheduler,
+            help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (needs --executor "
+            "dask; default: start a local cluster)",
+        )
+
+
+def examples(*lines: str) -> str:
+    """A help epilog listing example command lines (each is run or parsed by a test); a long
+    line continues on the next with a shell ``\\``, so it can still be pasted whole."""
+    shown = [
+        " \\\n  ".join(textwrap.wrap(line, 72, subsequent_indent="    ", break_on_hyphens=False))
+        for line in lines
+    ]
+    return "examples:\n" + "\n".join(f"  {line}" for line in shown)

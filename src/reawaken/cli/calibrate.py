@@ -5,19 +5,28 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..calibration import (
-    DEFAULT_SE_TARGET,
-    DEFAULT_TEMPLATE,
-    SE_TARGETS,
-    calibrate_to_finding,
-    canonical_command,
-)
 from ..errors import InputFileError, ScenarioError
-from ..findings import ESTIMANDS, ReportedFinding, finding_from_dict, list_templates, load_finding
-from ..io import write_text_atomic
-from ..outputs import check_name, dumps_json
-from .args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, integer, number, text_line
+from ..findings import ESTIMANDS, list_templates
+from .args import (
+    PERSONS,
+    REPS,
+    Subparsers,
+    add_checkpoint,
+    add_executor,
+    add_json,
+    add_progress,
+    add_seed,
+    examples,
+    integer,
+    number,
+    text_line,
+)
+from .defaults import DEFAULT_SE_TARGET, DEFAULT_SEED, DEFAULT_TEMPLATE, SE_TARGETS
+
+if TYPE_CHECKING:
+    from ..findings import ReportedFinding
 
 _FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
 _POSITIVE = number(0, lo_open=True, example="1.44")
@@ -26,6 +35,8 @@ _LINE = text_line("--name")
 
 def _finding_name(text: str) -> str:
     """One line that is also safe as a file name (a finding's name names report files)."""
+    from ..outputs import check_name
+
     try:
         return check_name(_LINE(text), "--name")
     except InputFileError as exc:
@@ -34,6 +45,8 @@ def _finding_name(text: str) -> str:
 
 def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
     """The finding and its canonical flags (empty when given by name or file)."""
+    from ..findings import finding_from_dict, load_finding
+
     given = [f for f in _FLAGS if getattr(args, f) is not None]
     if args.finding is not None:
         if given:
@@ -67,6 +80,10 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..calibration import calibrate_to_finding, canonical_command
+    from ..io import write_text_atomic
+    from ..outputs import dumps_json
+
     out = Path(args.out)
     if out.suffix.lower() != ".toml":
         raise InputFileError(f"--out {out} must end in .toml; fix: name the scenario file *.toml")
@@ -120,15 +137,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_calibrate_parser(sub, default_seed: int) -> None:
-    p = sub.add_parser(
-        "calibrate",
-        help="solve a scenario that reproduces a reported HR/OR and CI; write it as TOML",
-        description="Calibrate a template scenario to a reported finding: solve the outcome "
-        "baseline (CI width), the effect's log-HR scale (estimate) and the infection level "
-        "(exposed share) by simulation, and write the scenario with a [calibration] record.",
-    )
-    src = p.add_argument_group("the finding: a name/file, or the flags below")
+def _add_finding_options(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("the finding: a name or file, or all of the flags below")
     src.add_argument(
         "--finding", help="shipped finding name or a finding .toml (see findings/reported/)"
     )
@@ -142,10 +152,14 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
     src.add_argument(
         "--ci", type=_POSITIVE, nargs=2, metavar=("LOW", "HIGH"), help="reported 95%% CI"
     )
+
+
+def _add_assumption_options(p: argparse.ArgumentParser) -> None:
+    templates = ", ".join(f"{v} for an {k}" for k, v in DEFAULT_TEMPLATE.items())
     p.add_argument(
         "--template",
         help=f"assumptions to calibrate: {', '.join(list_templates())} or a scenario .toml "
-        "(default: time_varying_cohort for an HR, matched_test_negative for an OR)",
+        f"(default: {templates})",
     )
     p.add_argument(
         "--exposed-share",
@@ -164,20 +178,37 @@ def add_calibrate_parser(sub, default_seed: int) -> None:
         default=DEFAULT_SE_TARGET,
         help="match the reported SE by the replicates' median model-based SE ('model': what a "
         "study printing a model-based CI reported) or by the empirical SD of their estimates "
-        "('empirical'); default %(default)s",
+        "('empirical')",
     )
-    p.add_argument("--reps", type=REPS, default=400, help="replicates per iteration (default 400)")
-    p.add_argument("--seed", type=SEED, default=default_seed, help="seed (default %(default)s)")
+
+
+def add_calibrate_parser(sub: Subparsers) -> None:
+    """Register ``calibrate``."""
+    p = sub.add_parser(
+        "calibrate",
+        help="solve a scenario that reproduces a reported HR/OR and CI; write it as TOML",
+        description="Calibrate a template scenario to a reported finding: solve the outcome "
+        "baseline (CI width), the effect's log-HR scale (estimate) and the infection level "
+        "(exposed share) by simulation, and write the scenario with a [calibration] record.",
+        epilog=examples(
+            "reawaken calibrate --finding flatiron_lung_mets --out flatiron_calibrated.toml",
+            "reawaken calibrate --name my_study --n 20000 --followup-months 24 --estimand HR "
+            "--estimate 1.3 --ci 1.1 1.55 --out my_study.toml",
+        ),
+    )
+    _add_finding_options(p)
+    _add_assumption_options(p)
+    p.add_argument("--reps", type=REPS, default=400, help="replicate cohorts per iteration")
+    add_seed(p, DEFAULT_SEED)
     p.add_argument(
         "--max-iterations",
         type=integer(1, example="--max-iterations 15"),
         default=15,
-        help="give up after (default 15)",
+        help="give up after this many iterations",
     )
-    p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
+    add_executor(p)
     p.add_argument("--out", required=True, help="scenario file to write (.toml, atomically)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_progress(p)
+    add_checkpoint(p)
+    add_json(p)
     p.set_defaults(func=cmd_calibrate)

@@ -1,5 +1,5 @@
-"""``reawaken truth`` (defined truths of the study analyses) and ``reawaken methods-check`` (the
-ADEMP validation table); kept apart from :mod:`reawaken.cli`, which registers them."""
+"""``reawaken truth`` (defined truths of the study analyses, :mod:`reawaken.truth`) and
+``reawaken methods-check`` (the ADEMP validation table, :mod:`reawaken.methods_check`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import argparse
 from pathlib import Path
 
 from ..errors import AnalysisError
-from ..io import write_text_atomic
-from ..outputs import dumps_json
-from ..scenario import list_presets, load_scenario
-from .args import REPS, SEED, WORKERS, integer
+from .args import (
+    REPS,
+    Subparsers,
+    add_executor,
+    add_json,
+    add_progress,
+    add_seed,
+    examples,
+    integer,
+)
+from .defaults import DEFAULT_SEED, TRUTH_COHORTS, TRUTH_MULTIPLIER, TRUTH_SEED, TRUTH_VERSIONS
 
 _EXECUTORS = ("processes", "serial")
 
@@ -30,6 +37,8 @@ def _names(text: str | None, allowed: tuple[str, ...] | list[str], what: str) ->
 
 
 def cmd_truth(args: argparse.Namespace) -> int:
+    from ..outputs import dumps_json
+    from ..scenario import list_presets, load_scenario
     from ..truth import (
         VERSIONS,
         compare_truths,
@@ -84,7 +93,10 @@ def _analysis_names() -> list[str]:
 
 
 def cmd_methods_check(args: argparse.Namespace) -> int:
+    from ..io import write_text_atomic
     from ..methods_check import methods_check
+    from ..outputs import dumps_json
+    from ..scenario import list_presets
 
     result = methods_check(
         _names(args.scenario, list_presets(), "scenario"),
@@ -108,31 +120,41 @@ def cmd_methods_check(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def add_truth_parser(sub) -> None:
+def add_truth_parser(sub: Subparsers) -> None:
     """Register ``truth``."""
-    from ..truth import DEFAULT_COHORTS, DEFAULT_MULTIPLIER, TRUTH_SEED
-
     p = sub.add_parser(
         "truth",
         help="defined truth of each study analysis in a preset (and its null): what it "
         "converges to, from K cohorts of m x n persons",
+        description="Compute the defined truth of each study analysis in a scenario: the mean "
+        "log estimate over K independent cohorts of m x n persons (with its Monte Carlo SE), "
+        "for the preset, its null and their reduced versions. Bias and coverage in "
+        "`methods-check` and `stress` are measured against it.",
+        epilog=examples(
+            "reawaken truth --scenario flatiron_lung_mets --check",
+            "reawaken truth --scenario ukb_cancer_mortality --versions reduced --cohorts 40 "
+            "--multiplier 1 --out truths.json",
+        ),
     )
     p.add_argument("--scenario", required=True, help="preset name or scenario .toml")
-    p.add_argument("--versions", help="comma-separated: preset,null,reduced,reduced-null (all)")
-    p.add_argument("--analyses", help="comma-separated study analyses (default: those applying)")
+    p.add_argument(
+        "--versions",
+        help=f"comma-separated subset of: {','.join(TRUTH_VERSIONS)} (default: all)",
+    )
+    p.add_argument("--analyses", help="comma-separated study analyses (default: those that apply)")
     p.add_argument(
         "--cohorts",
         type=integer(2, example="--cohorts 400"),
-        default=DEFAULT_COHORTS,
-        help="K, independent truth cohorts (default %(default)s)",
+        default=TRUTH_COHORTS,
+        help="K, independent truth cohorts",
     )
     p.add_argument(
         "--multiplier",
         type=integer(1, 100, example="--multiplier 4"),
-        default=DEFAULT_MULTIPLIER,
-        help="m, each truth cohort has m x n persons (default %(default)s)",
+        default=TRUTH_MULTIPLIER,
+        help="m: each truth cohort has m x n persons",
     )
-    p.add_argument("--seed", type=SEED, default=TRUTH_SEED, help="root seed (default %(default)s)")
+    add_seed(p, TRUTH_SEED)
     p.add_argument("--write", action="store_true", help="store in the package's truth file")
     p.add_argument("--out", help="write the truths to this .json file instead")
     p.add_argument(
@@ -140,35 +162,37 @@ def add_truth_parser(sub) -> None:
         action="store_true",
         help="only check that the stored truths belong to the current preset (exit 1 if not)",
     )
-    p.add_argument("--executor", choices=_EXECUTORS, default="processes")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_executor(p, _EXECUTORS)
+    add_progress(p)
+    add_json(p)
     p.set_defaults(func=cmd_truth)
 
 
-def add_methods_check_parser(sub, default_seed: int) -> None:
+def add_methods_check_parser(sub: Subparsers) -> None:
     """Register ``methods-check``."""
     p = sub.add_parser(
         "methods-check",
         help="ADEMP table: bias, SEs, coverage and null rejection of every study analysis "
         "against its defined truth, with MCSEs and a validity verdict",
+        description="Validate the study analyses by simulation (ADEMP, Morris, White & "
+        "Crowther 2019): bias, model and empirical SEs, coverage and null rejection of every "
+        "analysis against its defined truth, with Monte Carlo SEs and a verdict. Exit status "
+        "1 if a check fails.",
+        epilog=examples(
+            "reawaken methods-check --reduced --reps 200",
+            "reawaken methods-check --scenario flatiron_lung_mets --markdown methods.md",
+        ),
     )
     p.add_argument("--scenario", help="comma-separated presets (default: all shipped)")
-    p.add_argument(
-        "--reps", type=REPS, default=1000, help="replicates per cell (default %(default)s)"
-    )
-    p.add_argument(
-        "--seed", type=SEED, default=default_seed, help="root seed (default %(default)s)"
-    )
+    p.add_argument("--reps", type=REPS, default=1000, help="replicate cohorts per cell")
+    add_seed(p, DEFAULT_SEED)
     p.add_argument(
         "--reduced",
         action="store_true",
         help="check the reduced versions (small cohorts, scaled hazard) instead: quick",
     )
     p.add_argument("--markdown", help="also write the table as Markdown to this file")
-    p.add_argument("--executor", choices=_EXECUTORS, default="processes")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_executor(p, _EXECUTORS)
+    add_progress(p)
+    add_json(p)
     p.set_defaults(func=cmd_methods_check)

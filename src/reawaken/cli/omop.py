@@ -6,15 +6,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputFileError
-from ..outputs import dumps_json
+from .args import PERSONS, SEED, Subparsers, add_json, examples
 from .build_cohort import built_payload, check_out, write_built
+from .defaults import DEFAULT_SEED
 
 
 def cmd_omop_write(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..omop import day_rounded, list_studies, load_study, mask_url, write_omop
+    from ..outputs import dumps_json
     from ..scenario import load_scenario
     from ..simulate.cohort import simulate_cohort
 
@@ -46,6 +48,7 @@ def cmd_omop_write(args: argparse.Namespace) -> int:
 
 def cmd_omop_extract(args: argparse.Namespace) -> int:
     from ..omop import extract_cohort, mask_url
+    from ..outputs import dumps_json
 
     out = Path(args.out)
     check_out(out)
@@ -57,32 +60,82 @@ def cmd_omop_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_omop_parser(sub, default_seed: int) -> None:
-    p = sub.add_parser("omop", help="OMOP CDM: write a simulated CDM, extract a study cohort")
-    omop = p.add_subparsers(dest="omop_command", required=True, parser_class=type(p))
-
-    w = omop.add_parser("write", help="simulate a scenario and write it as OMOP CDM v5.4 tables")
+def _add_write_parser(omop: Subparsers) -> None:
+    w = omop.add_parser(
+        "write",
+        help="simulate a scenario and write it as OMOP CDM v5.4 tables",
+        description="Simulate a scenario and write the cohort as OMOP CDM v5.4 tables (person, "
+        "observation_period, measurement, condition_occurrence, death, ...) into a DuckDB file "
+        "or a PostgreSQL database, coded with the study's concept sets.",
+        epilog=examples(
+            "reawaken omop write --scenario flatiron_lung_mets --n 2000 --out cdm.duckdb",
+            "reawaken omop write --scenario ukb_cancer_mortality --n 2000 --out ukb_cdm.duckdb",
+        ),
+    )
     w.add_argument("--scenario", required=True, help="preset name or scenario .toml")
-    w.add_argument("--seed", type=int, default=default_seed, help="random seed")
-    w.add_argument("--n", type=int, help="persons (default: the scenario's n)")
-    w.add_argument("--study", help="study (concept sets) .toml; default: the scenario's name")
+    w.add_argument("--seed", type=SEED, default=DEFAULT_SEED, help="random seed")
+    w.add_argument("--n", type=PERSONS, help="persons (default: the scenario's n)")
+    w.add_argument(
+        "--study", help="study (concept sets) .toml (default: the shipped study of the scenario)"
+    )
     w.add_argument("--out", required=True, help="FILE.duckdb or postgresql://user@host/db")
-    w.add_argument("--schema", help="database schema for the tables (created if needed)")
+    w.add_argument(
+        "--schema",
+        help="database schema for the tables, created if needed (default: main in DuckDB, "
+        "public in PostgreSQL)",
+    )
     w.add_argument(
         "--replace", action="store_true", help="PostgreSQL: drop CDM tables already in the schema"
     )
-    w.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json(w)
     w.set_defaults(func=cmd_omop_write)
 
-    e = omop.add_parser("extract", help="build a study cohort from an OMOP CDM database")
+
+def _add_extract_parser(omop: Subparsers) -> None:
+    e = omop.add_parser(
+        "extract",
+        help="build a study cohort file from an OMOP CDM database",
+        description="Extract a study cohort from an OMOP CDM database (DuckDB file or "
+        "PostgreSQL URL) with the study's concept sets, and write the cohort file and its flow "
+        "table of exclusions.",
+        epilog=examples(
+            "reawaken omop extract --db cdm.duckdb --study flatiron_lung_mets "
+            "--out omop_cohort.parquet",
+            "reawaken omop extract --db ukb_cdm.duckdb --study ukb_cancer_mortality "
+            "--out ukb_omop.csv --json",
+        ),
+    )
     e.add_argument("--db", required=True, help="FILE.duckdb or postgresql://user@host/db")
     e.add_argument(
         "--study",
         required=True,
         help="shipped study (flatiron_lung_mets, ukb_cancer_mortality) or .toml",
     )
-    e.add_argument("--schema", help="schema holding the CDM tables")
+    e.add_argument(
+        "--schema",
+        help="schema holding the CDM tables (default: main in DuckDB, public in PostgreSQL)",
+    )
     e.add_argument("--out", required=True, help="cohort file to write, .parquet or .csv")
     e.add_argument("--flow", help="flow table file (default: <out>_flow.csv beside --out)")
-    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json(e)
     e.set_defaults(func=cmd_omop_extract)
+
+
+def add_omop_parser(sub: Subparsers) -> None:
+    """Register ``omop write`` and ``omop extract``."""
+    p = sub.add_parser(
+        "omop",
+        help="OMOP CDM: write a simulated CDM, extract a study cohort",
+        description="Work with the OMOP Common Data Model (v5.4): write a simulated cohort as a "
+        "CDM, or extract a study cohort from a CDM. Needs pip install 'reawaken[omop]'.",
+        epilog=examples(
+            "reawaken omop write --scenario flatiron_lung_mets --n 2000 --out cdm.duckdb",
+            "reawaken omop extract --db cdm.duckdb --study flatiron_lung_mets "
+            "--out omop_cohort.parquet",
+        ),
+    )
+    omop = p.add_subparsers(
+        dest="omop_command", required=True, title="subcommands", metavar="SUBCOMMAND"
+    )
+    _add_write_parser(omop)
+    _add_extract_parser(omop)

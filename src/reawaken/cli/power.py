@@ -1,38 +1,37 @@
-"""``reawaken power ...`` subcommands: analytic, simulation-based and design analysis.
+"""``reawaken power ...`` subcommands: analytic (``events``, ``n``, ``hr``, ``achieved``),
+simulation-based (``simulate``) and design analysis of a reported estimate (``design``).
 
-Kept apart from :mod:`reawaken.cli` so each file stays small; ``cli`` registers them.
+The analytic subcommands solve one relation between events ``D``, hazard ratio and power:
+Schoenfeld's ``D = (z_{1-a/s} + z_{1-b})^2 / (p (1 - p) log(HR)^2)`` (Biometrics 1983) or
+Freedman's (Stat Med 1982) with ``--method freedman``; each subcommand names what it solves
+for (:mod:`reawaken.power.analytic`).
 """
 
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import AnalysisError
-from ..io import write_table, write_text_atomic
-from ..outputs import dumps_json, output_directory
-from ..power.analytic import (
-    PowerResult,
-    event_probability_from_scenario,
-    exposed_share_for_matching,
-    freedman,
-    persons_for_events,
-    schoenfeld,
-)
-from ..report.figures import save_figure
-from ..resources import check_memory, design_simulation_bytes
 from .args import (
-    CHECKPOINT_HELP,
     PERSONS,
     REPS,
-    SEED,
-    WORKERS,
+    Subparsers,
+    add_checkpoint,
+    add_executor,
+    add_json,
+    add_overwrite,
+    add_progress,
+    add_seed,
+    examples,
     integer,
     number,
     number_list,
-    scheduler,
 )
+from .defaults import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from ..power.analytic import PowerResult
 
 _RATIO = number(0, lo_open=True, example="1.44")
 _PROBABILITY = number(0, 1, lo_open=True, hi_open=True, example="0.5")
@@ -40,6 +39,13 @@ _ALPHA = number(0, 1, lo_open=True, hi_open=True, example="--alpha 0.05")
 
 
 def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
+    from ..power.analytic import (
+        event_probability_from_scenario,
+        exposed_share_for_matching,
+        freedman,
+        schoenfeld,
+    )
+
     share = args.exposed_share
     if args.controls is not None:
         share = exposed_share_for_matching(args.controls)
@@ -53,7 +59,7 @@ def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
             "power n needs the probability that a person has an event: pass "
             "--event-probability P or --scenario NAME"
         )
-    known = {"events": args.events, "hr": args.hr, "power": args.power}
+    known = {k: getattr(args, k, None) for k in ("events", "hr", "power")}
     known[solve if solve != "n" else "events"] = None
     common = {"alpha": args.alpha, "sided": args.sided, "event_probability": event_p}
     if args.method == "freedman":
@@ -64,6 +70,10 @@ def _analytic(args: argparse.Namespace, solve: str) -> PowerResult:
 def _emit_result(args: argparse.Namespace, payload: dict, text: str, tables=(), figures=()) -> None:
     """Write the tables, ``power.json`` and the figures into ``--out`` (whole or not at all),
     then print the text or JSON."""
+    from ..io import write_table, write_text_atomic
+    from ..outputs import dumps_json, output_directory
+    from ..report.figures import save_figure
+
     if args.out:
         with output_directory(args.out, overwrite=args.overwrite) as out:
             for name, table in tables:
@@ -75,6 +85,8 @@ def _emit_result(args: argparse.Namespace, payload: dict, text: str, tables=(), 
 
 
 def cmd_power_analytic(args: argparse.Namespace) -> int:
+    from ..power.analytic import persons_for_events
+
     result = _analytic(args, args.power_command if args.power_command != "achieved" else "power")
     payload = result.to_dict()
     if args.power_command == "n" and result.persons is None:
@@ -149,6 +161,7 @@ def cmd_power_simulate(args: argparse.Namespace) -> int:
 def cmd_power_design(args: argparse.Namespace) -> int:
     from ..power.design_analysis import design_analysis
     from ..report.exaggeration_plot import plot_exaggeration
+    from ..resources import check_memory, design_simulation_bytes
 
     truths = args.true or [1.1, 1.2, 1.3, args.estimate]
     check_memory(
@@ -156,7 +169,11 @@ def cmd_power_design(args: argparse.Namespace) -> int:
         f"--sims {args.sims:,}",
         "use fewer simulated draws, e.g. --sims 100000",
     )
-    rng = np.random.default_rng(args.seed) if args.sims else None
+    rng = None
+    if args.sims:
+        import numpy as np
+
+        rng = np.random.default_rng(args.seed)
     result = design_analysis(
         estimate=args.estimate,
         ci=tuple(args.ci),
@@ -180,90 +197,155 @@ def cmd_power_design(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_overwrite(p: argparse.ArgumentParser) -> None:
+ANALYTIC = {
+    "events": (
+        "solve for the events needed to detect --hr with --power",
+        "Solve for the number of events D needed to detect the hazard ratio --hr with power "
+        "--power in a two-sided (or --sided 1) test at level --alpha.",
+        (
+            "reawaken power events --hr 1.44",
+            "reawaken power events --hr 1.85 --controls 4 --power 0.9",
+        ),
+    ),
+    "n": (
+        "solve for the persons needed: events needed / P(event)",
+        "Solve for the number of persons needed: the events needed (as `power events`) divided "
+        "by the probability that a person has an event, given by --event-probability or "
+        "simulated from --scenario (200,000 persons).",
+        (
+            "reawaken power n --hr 1.44 --event-probability 0.05",
+            "reawaken power n --hr 1.44 --scenario flatiron_lung_mets",
+        ),
+    ),
+    "hr": (
+        "solve for the minimum detectable HR with --events at --power",
+        "Solve for the minimum detectable hazard ratio (above 1): the smallest HR that --events "
+        "events detect with power --power at level --alpha.",
+        (
+            "reawaken power hr --events 300",
+            "reawaken power hr --events 300 --power 0.9 --controls 4",
+        ),
+    ),
+    "achieved": (
+        "solve for the power achieved with --events at --hr",
+        "Solve for the power achieved: the probability that a study with --events events "
+        "rejects HR = 1 at level --alpha when the true hazard ratio is --hr.",
+        (
+            "reawaken power achieved --events 300 --hr 1.44",
+            "reawaken power achieved --events 200 --hr 1.44 --controls 4 --method freedman",
+        ),
+    ),
+}
+
+
+def _add_design_options(p: argparse.ArgumentParser) -> None:
+    """Level, sidedness, allocation and method of an analytic power calculation."""
     p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a non-empty --out folder (default: refuse)",
+        "--alpha", type=_ALPHA, default=0.05, help="significance level: the type I error rate"
+    )
+    p.add_argument("--sided", type=int, choices=[1, 2], default=2, help="one- or two-sided test")
+    p.add_argument(
+        "--exposed-share",
+        type=_PROBABILITY,
+        default=0.5,
+        help="share of exposed persons among those at risk",
+    )
+    p.add_argument(
+        "--controls",
+        type=integer(1, example="--controls 4"),
+        help="1:K matched design: sets the exposed share to 1/(K+1) (default: --exposed-share)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["schoenfeld", "freedman"],
+        default="schoenfeld",
+        help="events-HR-power relation: Schoenfeld (1983) or Freedman (1982)",
+    )
+    p.add_argument(
+        "--event-probability",
+        type=number(0, 1, lo_open=True, example="--event-probability 0.05"),
+        help="probability that a person has an event; also reports the persons needed",
+    )
+    p.add_argument(
+        "--scenario",
+        help="estimate --event-probability by simulating this preset or scenario .toml",
     )
 
 
-def add_power_parser(sub, parser_class, default_seed: int) -> None:
-    """Register ``power`` and its subcommands on the top-level subparsers."""
-    power = sub.add_parser("power", help="power and sample size: analytic, simulated, design")
-    psub = power.add_subparsers(dest="power_command", required=True, parser_class=parser_class)
-    helps = {
-        "events": "events needed for --power at --hr",
-        "n": "persons needed (events / event probability)",
-        "hr": "minimum detectable HR with --events at --power",
-        "achieved": "power with --events at --hr",
-    }
-    for name, text in helps.items():
-        p = psub.add_parser(name, help=text)
+def _add_analytic_parser(psub: Subparsers, name: str) -> None:
+    short, description, lines = ANALYTIC[name]
+    p = psub.add_parser(name, help=short, description=description, epilog=examples(*lines))
+    if name in ("hr", "achieved"):
         p.add_argument(
-            "--events", type=number(0, lo_open=True, example="--events 200"), help="events"
+            "--events",
+            type=number(0, lo_open=True, example="--events 200"),
+            required=True,
+            help="number of events (outcomes) in the study",
         )
-        p.add_argument("--hr", type=_RATIO, help="hazard ratio to detect")
-        p.add_argument(
-            "--power",
-            type=_PROBABILITY,
-            default=None if name == "achieved" else 0.8,
-            help="target power (default 0.8)",
-        )
-        p.add_argument("--alpha", type=_ALPHA, default=0.05, help="significance level")
-        p.add_argument("--sided", type=int, choices=[1, 2], default=2, help="one- or two-sided")
-        p.add_argument(
-            "--exposed-share",
-            type=_PROBABILITY,
-            default=0.5,
-            help="share of exposed persons (allocation; default 0.5)",
-        )
-        p.add_argument(
-            "--controls",
-            type=integer(1, example="--controls 4"),
-            help="1:K matched design (exposed share 1/(K+1))",
-        )
-        p.add_argument("--method", choices=["schoenfeld", "freedman"], default="schoenfeld")
-        p.add_argument(
-            "--event-probability",
-            type=number(0, 1, lo_open=True, example="--event-probability 0.05"),
-            help="P(event) per person (for n)",
-        )
-        p.add_argument("--scenario", help="derive the event probability from a scenario")
-        p.add_argument("--out", help="folder for power.json (written whole or not at all)")
-        _add_overwrite(p)
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=cmd_power_analytic)
+    if name != "hr":
+        what = "true hazard ratio" if name == "achieved" else "hazard ratio to detect"
+        p.add_argument("--hr", type=_RATIO, required=True, help=f"{what}, e.g. 1.44")
+    if name != "achieved":
+        p.add_argument("--power", type=_PROBABILITY, default=0.8, help="target power")
+    _add_design_options(p)
+    p.add_argument("--out", help="folder for power.json (written whole or not at all)")
+    add_overwrite(p)
+    add_json(p)
+    p.set_defaults(func=cmd_power_analytic)
 
-    p = psub.add_parser("simulate", help="simulation-based power of the full pipeline")
-    p.add_argument("--scenario", required=True, help="preset name or .toml path")
-    p.add_argument("--reps", type=REPS, default=200, help="replicates per grid point")
+
+def _add_simulate_parser(psub: Subparsers) -> None:
+    p = psub.add_parser(
+        "simulate",
+        help="solve for power by simulating the full pipeline (or the n for --target)",
+        description="Simulated power: the share of replicate cohorts of a scenario whose "
+        "analysis rejects the null, at each cohort size --n (and true HR --hr), with its Monte "
+        "Carlo SE; with --target, the smallest n on the grid reaching that power.",
+        epilog=examples(
+            "reawaken power simulate --scenario flatiron_lung_mets --n 20000,36845 --reps 100 "
+            "--out power",
+            "reawaken power simulate --scenario flatiron_lung_mets --n 10000,20000,40000 "
+            "--target 0.8",
+        ),
+    )
+    p.add_argument("--scenario", required=True, help="preset name or scenario .toml")
+    p.add_argument("--reps", type=REPS, default=200, help="replicate cohorts per grid point")
     p.add_argument(
         "--n",
         type=number_list(PERSONS, "--n 20000,36845"),
-        help="comma-separated cohort sizes, e.g. 20000,36845,60000",
+        help="comma-separated cohort sizes, e.g. 20000,36845,60000 (default: the scenario's n)",
     )
     p.add_argument(
         "--hr",
         type=number_list(_RATIO, "--hr 1.2,1.44"),
-        help="comma-separated constant true HRs (replace the scenario's)",
+        help="comma-separated constant true HRs replacing the scenario's effect "
+        "(default: the scenario's effect)",
     )
     p.add_argument("--target", type=_PROBABILITY, help="solve for the n giving this power")
-    p.add_argument("--alpha", type=_ALPHA, default=0.05)
-    p.add_argument("--seed", type=SEED, default=default_seed)
-    p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
-    p.add_argument(
-        "--scheduler", type=scheduler, help="Dask scheduler address, e.g. tcp://HOST:8786"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
-    p.add_argument("--out", help="folder for the table (CSV, JSON) and the power curve")
-    _add_overwrite(p)
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--alpha", type=_ALPHA, default=0.05, help="significance level")
+    add_seed(p, DEFAULT_SEED)
+    add_executor(p, dask_scheduler=True)
+    add_progress(p)
+    add_checkpoint(p)
+    p.add_argument("--out", help="folder for the table (CSV, JSON) and the power curve figure")
+    add_overwrite(p)
+    add_json(p)
     p.set_defaults(func=cmd_power_simulate)
 
-    p = psub.add_parser("design", help="design analysis of a reported estimate (type S/M)")
+
+def _add_design_parser(psub: Subparsers) -> None:
+    p = psub.add_parser(
+        "design",
+        help="design analysis of a reported estimate: power, type S and type M errors",
+        description="Design analysis of a reported ratio and 95% CI (Gelman & Carlin 2014): "
+        "for each assumed true ratio, the power of the study, the type S error rate (wrong "
+        "sign) and the exaggeration ratio (type M) of a significant estimate.",
+        epilog=examples(
+            "reawaken power design --estimate 1.44 --ci 1.01 2.05",
+            "reawaken power design --estimate 1.85 --ci 1.14 3.02 --true 1.1,1.3 --sims 10000 "
+            "--out design",
+        ),
+    )
     p.add_argument("--estimate", type=_RATIO, required=True, help="reported ratio, e.g. 1.44")
     p.add_argument(
         "--ci",
@@ -276,17 +358,38 @@ def add_power_parser(sub, parser_class, default_seed: int) -> None:
     p.add_argument(
         "--true",
         type=number_list(_RATIO, "--true 1.2,1.5"),
-        help="comma-separated assumed true ratios",
+        help="comma-separated assumed true ratios (default: 1.1,1.2,1.3 and the estimate)",
     )
-    p.add_argument("--alpha", type=_ALPHA, default=0.05)
+    p.add_argument("--alpha", type=_ALPHA, default=0.05, help="significance level")
     p.add_argument(
         "--sims",
         type=integer(0, example="--sims 10000"),
         default=0,
-        help="also check type M by simulation",
+        help="also check type M with this many simulated estimates; 0 for the closed form only",
     )
-    p.add_argument("--seed", type=SEED, default=default_seed)
+    add_seed(p, DEFAULT_SEED, "seed of --sims")
     p.add_argument("--out", help="folder for the table and the exaggeration figure")
-    _add_overwrite(p)
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_overwrite(p)
+    add_json(p)
     p.set_defaults(func=cmd_power_design)
+
+
+def add_power_parser(sub: Subparsers) -> None:
+    """Register ``power`` and its subcommands."""
+    power = sub.add_parser(
+        "power",
+        help="power and sample size: analytic (events, n, hr, achieved), simulated, design",
+        description="Power and sample size of a study of a hazard ratio. The analytic "
+        "subcommands each solve for one quantity from the others; `simulate` runs the whole "
+        "pipeline on replicate cohorts; `design` asks what a reported estimate can mean.",
+        epilog=examples(
+            "reawaken power events --hr 1.44", "reawaken power achieved --events 300 --hr 1.44"
+        ),
+    )
+    psub = power.add_subparsers(
+        dest="power_command", required=True, title="subcommands", metavar="SUBCOMMAND"
+    )
+    for name in ANALYTIC:
+        _add_analytic_parser(psub, name)
+    _add_simulate_parser(psub)
+    _add_design_parser(psub)

@@ -30,7 +30,6 @@ from ..errors import (
     ReawakenError,
     split_fix,
 )
-from ..outputs import dumps_json
 
 
 class Terminated(BaseException):
@@ -99,6 +98,8 @@ def report_bad_input(command: str, exc: BaseException, as_json: bool) -> int:
     if isinstance(exc, OSError):
         exc = ReawakenError(_os_message(exc))
     if as_json:
+        from ..outputs import dumps_json
+
         print(dumps_json(error_payload(exc, command)))
         return EXIT_BAD_INPUT
     lines = str(exc).splitlines() or [type(exc).__name__]
@@ -120,6 +121,8 @@ def report_internal(command: str, exc: BaseException, as_json: bool) -> int:
     what = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
     fix = f"{where}; please report it with that file (REAWAKEN_DEBUG=1 prints the traceback)"
     if as_json:
+        from ..outputs import dumps_json
+
         print(dumps_json({"error": what, "fix": fix, "log": str(log) if log else None}))
     else:
         print(f"reawaken {command}: {what}; {fix}", file=sys.stderr)

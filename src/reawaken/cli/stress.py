@@ -1,18 +1,25 @@
-"""``reawaken stress``: the bias battery with tipping points, E-values and a figure."""
+"""``reawaken stress``: the bias battery with tipping points, E-values and a figure
+(:func:`reawaken.sensitivity.stress.run_battery`)."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..errors import AnalysisError
-from ..findings import list_findings, load_finding
-from ..io import write_table, write_text_atomic
-from ..outputs import dumps_json, output_directory
-from ..report.figures import save_figure
-from ..scenario import load_scenario_for_finding
-from ..sensitivity.evalue import evalue_for_finding
-from ..sensitivity.stress import MECHANISMS, run_battery
-from .args import CHECKPOINT_HELP, PERSONS, REPS, SEED, WORKERS, scheduler
+from ..findings import list_findings
+from .args import (
+    PERSONS,
+    REPS,
+    Subparsers,
+    add_checkpoint,
+    add_executor,
+    add_json,
+    add_overwrite,
+    add_progress,
+    add_seed,
+    examples,
+)
+from .defaults import DEFAULT_SEED, MECHANISMS
 
 
 def _mechanisms(text: str | None) -> list[str] | None:
@@ -29,7 +36,14 @@ def _mechanisms(text: str | None) -> list[str] | None:
 
 
 def cmd_stress(args: argparse.Namespace) -> int:
+    from ..findings import load_finding
+    from ..io import write_table, write_text_atomic
+    from ..outputs import dumps_json, output_directory
+    from ..report.figures import save_figure
     from ..report.stress_plots import plot_stress
+    from ..scenario import load_scenario_for_finding
+    from ..sensitivity.evalue import evalue_for_finding
+    from ..sensitivity.stress import run_battery
 
     if args.scheduler is not None and args.executor != "dask":
         raise AnalysisError("--scheduler needs --executor dask; fix: add --executor dask")
@@ -67,28 +81,42 @@ def cmd_stress(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_stress_parser(sub, default_seed: int) -> None:
-    p = sub.add_parser("stress", help="bias battery: what each bias does, tipping points")
+def add_stress_parser(sub: Subparsers) -> None:
+    """Register ``stress``."""
+    p = sub.add_parser(
+        "stress",
+        help="bias battery: what each bias does to a finding, tipping points, E-value",
+        description="Stress a finding with a battery of biases (immortal time, "
+        "misclassification, unmeasured confounding, ...) switched on at increasing strengths "
+        "in replicate cohorts analysed with the study's design: what each bias does to the "
+        "estimate when the reported effect is true, and the tipping point, the strength at "
+        "which bias alone (true HR = 1) reaches the reported estimate. Also prints the "
+        "E-value of the reported estimate.",
+        epilog=examples(
+            "reawaken stress --finding flatiron_lung_mets --out stress",
+            "reawaken stress --finding ukb_cancer_mortality --mechanisms "
+            "immortal_time,misclassification --reps 50 --out stress_ukb",
+        ),
+    )
     p.add_argument(
         "--finding",
         required=True,
         help=f"{', '.join(list_findings())} or a finding .toml (then also --scenario)",
     )
     p.add_argument("--scenario", help="scenario to stress (default: the finding's preset)")
-    p.add_argument("--reps", type=REPS, default=200, help="replicates per mechanism × strength")
-    p.add_argument("--mechanisms", help=f"comma-separated subset of: {', '.join(MECHANISMS)}")
-    p.add_argument("--n", type=PERSONS, help="cohort size (default: the scenario's)")
-    p.add_argument("--seed", type=SEED, default=default_seed)
-    p.add_argument("--executor", choices=["processes", "serial", "dask"], default="processes")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: all cores)")
-    p.add_argument("--scheduler", type=scheduler, help="Dask scheduler address")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--checkpoint", metavar="DIR", help=CHECKPOINT_HELP)
-    p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
     p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a non-empty --out folder (default: refuse)",
+        "--reps", type=REPS, default=200, help="replicate cohorts per mechanism and strength"
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--mechanisms",
+        help=f"comma-separated subset of: {', '.join(MECHANISMS)} (default: all)",
+    )
+    p.add_argument("--n", type=PERSONS, help="cohort size (default: the scenario's n)")
+    add_seed(p, DEFAULT_SEED)
+    add_executor(p, dask_scheduler=True)
+    add_progress(p)
+    add_checkpoint(p)
+    p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
+    add_overwrite(p)
+    add_json(p)
     p.set_defaults(func=cmd_stress)
