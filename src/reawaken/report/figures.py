@@ -1,4 +1,9 @@
-"""Saving figures: PNG and SVG side by side, each written atomically."""
+"""Saving figures: PNG and SVG side by side, each written atomically.
+
+No matplotlib backend is selected here: ``Figure.savefig`` renders with the canvas of the file
+format (Agg for PNG), whatever the user's backend is, so importing reawaken leaves an
+interactive backend alone.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,6 @@ import io
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
