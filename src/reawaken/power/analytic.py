@@ -256,6 +256,15 @@ def schoenfeld(
     Returns
     -------
     PowerResult
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> plan = rw.schoenfeld(hr=0.7, power=0.8)
+    >>> round(plan.events, 2)
+    246.79
+    >>> round(rw.schoenfeld(events=189, hr=1.44, exposed_share=0.2).power, 3)
+    0.518
     """
     where = "schoenfeld"
     _check_design(where, alpha, sided, direction)
@@ -315,6 +324,12 @@ def freedman(
     Returns
     -------
     PowerResult
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> round(rw.freedman(hr=0.7, power=0.8).events, 2)
+    252.04
     """
     where = "freedman"
     _check_design(where, alpha, sided, direction)
@@ -363,6 +378,12 @@ def minimum_detectable_hr(
 
     Schoenfeld: ``exp(+-(z_{1-a/s} + z_{1-b}) / sqrt(D p (1 - p)))`` (Schoenfeld 1983); Freedman:
     the root of its events equation at ``phi = p / (1 - p)`` (Freedman 1982).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> round(rw.minimum_detectable_hr(200), 3)
+    1.486
     """
     if method not in METHODS:
         raise AnalysisError(
