@@ -521,7 +521,14 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
 
 
 def list_presets() -> list[str]:
-    """Names of the shipped scenario presets."""
+    """Names of the shipped scenario presets.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> rw.list_presets()
+    ['flatiron_lung_mets', 'ukb_cancer_mortality']
+    """
     return packaged_toml_names(PRESET_PACKAGE)
 
 
@@ -534,7 +541,18 @@ def preset_text(name: str) -> str:
 
 @checked
 def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
-    """Parse and validate scenario TOML text."""
+    """Parse and validate scenario TOML text.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import reawaken as rw
+    >>> presets = Path(rw.__file__).parent / "findings" / "presets"
+    >>> text = (presets / "flatiron_lung_mets.toml").read_text()
+    >>> scenario = rw.parse_scenario_text(text.replace("n = 36845", "n = 1000"))
+    >>> scenario.name, scenario.n
+    ('flatiron_lung_mets', 1000)
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -544,7 +562,15 @@ def parse_scenario_text(text: str, source: str = "<string>") -> Scenario:
 
 @checked
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a preset by name or a scenario TOML file by path."""
+    """Load a preset by name or a scenario TOML file by path.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets")
+    >>> scenario.n, scenario.outcome_label
+    (36845, 'lung metastasis')
+    """
     text, from_file = named_or_file_text(
         name_or_path, PRESET_PACKAGE, "scenario preset", "scenario"
     )
