@@ -85,7 +85,14 @@ def packaged_toml_text(package: str, name: str, kind: str, hint: str = "") -> st
 
 
 def list_findings() -> list[str]:
-    """Names of the shipped reported findings."""
+    """Names of the shipped reported findings.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> rw.list_findings()
+    ['flatiron_lung_mets', 'ukb_cancer_mortality']
+    """
     return packaged_toml_names(_REPORTED)
 
 
@@ -159,7 +166,15 @@ def named_or_file_text(
 
 @checked
 def load_finding(name_or_path: str | Path) -> ReportedFinding:
-    """Load a shipped reported finding by name, or a finding TOML file by path."""
+    """Load a shipped reported finding by name, or a finding TOML file by path.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> finding = rw.load_finding("ukb_cancer_mortality")
+    >>> finding.estimand, finding.estimate, finding.ci_low, finding.ci_high, finding.n
+    ('OR', 1.85, 1.14, 3.02, 4837)
+    """
     body, from_file = named_or_file_text(name_or_path, _REPORTED, "finding", "finding")
     source = f"finding {'file ' if from_file else ''}{name_or_path}"
     try:
@@ -170,7 +185,14 @@ def load_finding(name_or_path: str | Path) -> ReportedFinding:
 
 
 def list_templates() -> list[str]:
-    """Names of the shipped calibration templates (scenario assumptions to calibrate)."""
+    """Names of the shipped calibration templates (scenario assumptions to calibrate).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> rw.list_templates()
+    ['matched_test_negative', 'time_varying_cohort']
+    """
     return packaged_toml_names(TEMPLATE_PACKAGE)
 
 
