@@ -82,6 +82,19 @@ def read_cohort(
         be parsed, or date columns are present without ``origin_date``.
     CohortError
         If dates cannot be parsed or the cohort breaks the data contract.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cohort.csv"
+    >>> _ = rw.write_table(cohort.data, path)
+    >>> back = rw.read_cohort(path)
+    >>> len(back) == len(cohort.data)
+    True
     """
     path = Path(path)
     ext = _table_extension(path)
@@ -133,6 +146,18 @@ def cohort_from_dates(data: pd.DataFrame, origin_date: str) -> pd.DataFrame:
     CohortError
         If ``origin_date`` is not a date, a date cannot be parsed (counting bad rows and naming
         example ids), or both ``<x>_date`` and ``<x>_day`` are present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import reawaken as rw
+    >>> dated = pd.DataFrame({"id": [1, 2], "entry_date": ["2020-03-01", "2020-03-11"],
+    ...                       "exposure_date": [None, "2020-04-01"],
+    ...                       "event_date": ["2021-03-01", "2020-06-01"], "event": [0, 1]})
+    >>> rw.cohort_from_dates(dated, "2020-03-01")[["id", "entry_day", "exposure_day", "event_day"]]
+       id  entry_day  exposure_day  event_day
+    0   1        0.0           NaN      365.0
+    1   2       10.0          31.0       92.0
     """
     origin = _parse_origin(origin_date)
     labels = data[ID].to_numpy() if ID in data.columns else np.arange(len(data))
@@ -194,6 +219,17 @@ def write_table(data: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ------
     InputFileError
         If the extension is not ``.csv`` or ``.parquet``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> import tempfile, pathlib
+    >>> path = rw.write_table(cohort.data, pathlib.Path(tempfile.mkdtemp()) / "cohort.parquet")
+    >>> path.suffix
+    '.parquet'
     """
     path = Path(path)
     ext = _table_extension(path)
@@ -284,6 +320,14 @@ def frame_sha256(data: pd.DataFrame) -> str:
     -------
     str
         Hex digest (64 characters).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import reawaken as rw
+    >>> a = pd.DataFrame({"x": [1, 2]})
+    >>> rw.frame_sha256(a) == rw.frame_sha256(a.copy()), len(rw.frame_sha256(a))
+    (True, 64)
     """
     h = hashlib.sha256()
     _feed(h, _HASH_VERSION)
