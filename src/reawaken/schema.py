@@ -189,6 +189,16 @@ def validate_cohort(data: pd.DataFrame, *, covariates: Sequence[str] | None = No
     ``test_day`` within ``[entry_day, event_day]`` when present; event codes in
     :data:`EVENT_CODES`; covariates numeric or boolean, without missing or infinite values.
     ``true_*`` columns are not checked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> check = rw.validate_cohort(cohort.data)
+    >>> check.n_persons, check.covariates
+    (4000, ('age', 'stage', 'her2', 'comorbidity'))
     """
     if not isinstance(data, pd.DataFrame):
         raise CohortError(
