@@ -251,6 +251,17 @@ def simulate_cohort(
     AnalysisError
         Before simulating, when ``n`` persons would not fit in the available memory
         (:func:`reawaken.resources.simulation_bytes`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> cohort.data.columns.tolist()[:5]
+    ['id', 'age', 'stage', 'her2', 'comorbidity']
+    >>> int(cohort.data["event"].isin([0, 1, 2]).all())
+    1
     """
     target = scenario.n if n is None else int(n)
     if target < 1:
