@@ -30,6 +30,20 @@ def split_at_exposure(
 
     ``event`` is 1 where the person's ``event`` equals ``cause`` on their last row and 0
     elsewhere (other causes are censored: cause-specific hazards).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import reawaken as rw
+    >>> cohort = pd.DataFrame({"id": [1, 2], "entry_day": [0.0, 0.0],
+    ...                        "exposure_day": [100.0, np.nan], "event_day": [300.0, 200.0],
+    ...                        "event": [1, 0]})
+    >>> rw.split_at_exposure(cohort)
+       id  start   stop  event  exposed
+    0   1    0.0  100.0      0        0
+    1   1  100.0  300.0      1        1
+    2   2    0.0  200.0      0        0
     """
     ids = data[schema.ID].to_numpy()
     entry = data[schema.ENTRY_DAY].to_numpy(dtype=float)
