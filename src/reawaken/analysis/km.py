@@ -294,6 +294,17 @@ def kaplan_meier(
         curves are <= 0.5, i.e. the Brookmeyer & Crowley (Biometrics 1982) interval on the
         log(-log) scale as in R survival (R takes a midpoint where S is exactly 0.5 on an
         interval; we, like lifelines, take its left end).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> km = rw.kaplan_meier(rossi, duration="week", event="arrest", group="fin", times=[0, 26, 52])
+    >>> km.survival_at([52]).round(3)[["group", "survival", "ci_low", "ci_high"]]
+       group  survival  ci_low  ci_high
+    0      0     0.694   0.628    0.751
+    1      1     0.778   0.716    0.828
     """
     where = "kaplan_meier"
     require_frame(data, where)
@@ -391,6 +402,16 @@ def logrank(
     LogrankResult
         If V is singular (e.g. a group never at risk together with another one in any stratum)
         a generalized inverse is used and ``df`` is its rank.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> print(rw.logrank(rossi, duration="week", event="arrest", group="fin").summary())
+    log-rank: chi2 = 3.838 on 1 df, p = 0.0501
+      0                n=216 observed=66 expected=55.57
+      1                n=216 observed=48 expected=58.43
     """
     where = "logrank"
     require_frame(data, where)
