@@ -250,6 +250,16 @@ def cumulative_incidence(
     CumulativeIncidenceResult
         Ties between causes and with censoring are handled exactly: all events at t count at t,
         censorings at t leave the risk set after t. Where F = 0 (or SE = 0) the CI is [F, F].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> cif = rw.cumulative_incidence(cohort.data, duration="event_day", event="event", cause=1)
+    >>> float(cif.cif_at([365])["cif"].iloc[0]) < 0.05
+    True
     """
     where = "cumulative_incidence"
     t, codes = _codes_and_times(data, duration, event, cause, where, [group])
@@ -382,6 +392,18 @@ def gray_test(
     -------
     GrayTestResult
         If V is singular a generalized inverse is used and ``df`` is its rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> data = cohort.data.assign(ever_exposed=cohort.data["exposure_day"].notna().astype(int))
+    >>> test = rw.gray_test(data, duration="event_day", event="event", cause=2,
+    ...                     group="ever_exposed")
+    >>> test.df
+    1
     """
     where = "gray_test"
     t, codes = _codes_and_times(data, duration, event, cause, where, [group])
@@ -437,6 +459,17 @@ def fit_cause_specific_cox(
     A wrapper of :func:`reawaken.analysis.cox.fit_cox` with ``cause=cause`` (Prentice et al.,
     Biometrics 1978). The hazard ratio concerns the cause-specific hazard, not the cumulative
     incidence; for the latter use :func:`fit_fine_gray`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> fit = rw.fit_cause_specific_cox(cohort.data, duration="event_day", event="event", cause=2,
+    ...                                 covariates=["comorbidity"])
+    >>> fit.table["term"].tolist()
+    ['comorbidity']
     """
     where = "fit_cause_specific_cox"
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
