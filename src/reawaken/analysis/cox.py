@@ -191,6 +191,16 @@ def fit_cox(
         robust variance, ``extra["score_residuals"]`` holds the per-row (weighted) score
         residuals at the estimate, in the row order of ``data``; with a formula,
         ``extra["design"]`` holds the :class:`~reawaken.analysis.formula.DesignMatrix`.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> fit = rw.fit_cox(rossi, duration="week", event="arrest",
+    ...                  covariates=["fin", "age", "race", "wexp", "mar", "paro", "prio"])
+    >>> round(fit.coef("fin"), 3), round(fit.coef("prio"), 3)
+    (-0.379, 0.091)
     """
     require_frame(data, WHERE)
     require_columns(data, [duration, start, stop, event, strata, cluster, weights], WHERE)
@@ -254,6 +264,17 @@ def fit_time_varying_cox(
     A thin wrapper of :func:`fit_cox` (``covariates`` or ``formula``); with ``cluster="id"``
     the SEs are robust to the within-person correlation of a person's episodes (they equal the
     model SEs asymptotically when each person contributes one event at most, as here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> episodes = rw.split_at_exposure(cohort.data, covariates=["age", "comorbidity"])
+    >>> fit = rw.fit_time_varying_cox(episodes, covariates=["exposed", "age", "comorbidity"])
+    >>> fit.table["term"].tolist()
+    ['exposed', 'age', 'comorbidity']
     """
     return fit_cox(
         data,
@@ -297,6 +318,17 @@ def fit_matched_cox(
     2015; :mod:`reawaken.analysis.matched_variance`). ``variance`` picks the one used for CI,
     p-value and :meth:`ModelResult.se`: ``"shared-members"`` (default), ``"robust"`` or
     ``"model"``. ``extra["variances"]`` holds all three matrices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> matched = rw.match_exposure_density(cohort.data, rng=np.random.default_rng(2), controls=4)
+    >>> fit = rw.fit_matched_cox(matched.data)
+    >>> fit.variance_name, fit.table.columns.tolist()[2:5]
+    ('shared-members', ['se', 'robust_se', 'shared_members_se'])
     """
     variance = check_variance(variance, "fit_matched_cox")
     fit = fit_cox(
@@ -343,6 +375,16 @@ def fit_naive_ever_exposed(
     teaching and stress tests; use the time-varying or matched designs for estimates. With a
     ``formula``, the ever-exposed indicator is the variable ``exposed`` (e.g.
     ``"exposed + age + C(stage)"``); otherwise the term is ``ever_exposed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> naive = rw.fit_naive_ever_exposed(cohort.data)
+    >>> naive.table["term"].tolist()
+    ['ever_exposed']
     """
     from .. import schema
 
@@ -384,6 +426,16 @@ def hr_by_window(
     ``j`` gets its own indicator ``window_<a>_<b>`` (days), unexposed time is the reference.
     Adjustment by ``covariates`` (numeric columns) or by an ``adjust`` formula without the
     exposure (e.g. ``"age + C(stage)"``; :mod:`reawaken.analysis.formula`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> windows = rw.hr_by_window(cohort.data, window_start_days=(0, 365))
+    >>> windows.table["term"].tolist()
+    ['window_0_365', 'window_365_plus']
     """
     from ..design.episodes import split_at_windows
 
