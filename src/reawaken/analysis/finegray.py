@@ -152,6 +152,17 @@ def fit_fine_gray(
     ModelResult
         ``hr`` is the subdistribution hazard ratio; ``n`` counts rows of ``data``;
         ``extra["rows"]`` the expanded rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> fit = rw.fit_fine_gray(cohort.data, duration="event_day", event="event", cause=2,
+    ...                        covariates=["comorbidity"])
+    >>> fit.table["term"].tolist()
+    ['comorbidity']
     """
     if sets is not None and cluster is None:
         raise AnalysisError(
