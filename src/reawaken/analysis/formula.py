@@ -114,6 +114,15 @@ def design_matrix(data: pd.DataFrame, formula: str, where: str) -> DesignMatrix:
         Unparseable formula, unknown or missing-valued variables, a formula without intercept
         (``0 +`` / ``- 1``: dummies for every level would duplicate the baseline), constant or
         collinear columns.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> dm = rw.design_matrix(rossi, "fin + age + C(race)", "example")
+    >>> dm.frame.columns.tolist()
+    ['fin', 'age', 'C(race)[T.1]']
     """
     require_frame(data, where)
     parsed = parse_formula(formula, where)
