@@ -154,6 +154,20 @@ def ph_test(result: ModelResult, transform: str = "km") -> PHTestResult:
         (start, stop], stratified or not, weighted or not, Efron or Breslow ties.
     transform : {"km", "rank", "identity", "log"}
         The time scale ``g(t)``; "km" is ``1 - S(t-)`` of the Kaplan–Meier curve.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> fit = rw.fit_cox(rossi, duration="week", event="arrest", covariates=["fin", "age", "prio"])
+    >>> test = rw.ph_test(fit)
+    >>> test.table.round(3)
+         term  statistic  df  p_value
+    0     fin      0.064   1    0.801
+    1     age      6.325   1    0.012
+    2    prio      0.519   1    0.471
+    3  GLOBAL      7.137   3    0.068
     """
     if transform not in TRANSFORMS:
         raise AnalysisError(
