@@ -124,6 +124,16 @@ def simon_makuch(
         event time (``entered`` counts persons joining the group then), so ``n_at_risk`` and
         :meth:`~reawaken.analysis.km.KaplanMeierResult.survival_at` count the persons in the
         group at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> curves = rw.simon_makuch(cohort.data, times=[0, 365, 730])
+    >>> sorted(curves.groups)
+    ['exposed', 'unexposed']
     """
     where = "simon_makuch"
     _check_cohort(data, where, level)
@@ -182,6 +192,16 @@ def landmark_curves(
     entry_day <= ``landmark``) and followed for t - ``landmark``; then
     :func:`reawaken.analysis.km.kaplan_meier` with ``cause``. The curves condition on survival
     to the landmark (``caption``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> curves = rw.landmark_curves(cohort.data, landmark=180, times=[180, 545])
+    >>> sorted(curves.groups)
+    ['exposed by day 180', 'not exposed by day 180']
     """
     where = "landmark_curves"
     _check_cohort(data, where, level)
