@@ -183,6 +183,17 @@ def matched_odds_ratio(
     AnalysisError
         Bad input, no informative set, or a fit that does not converge (monotone likelihood,
         singular information, Newton-Raphson not converged).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> matched = rw.match_exposure_density(cohort.data, rng=np.random.default_rng(2), controls=4)
+    >>> fit = rw.matched_odds_ratio(matched.data)
+    >>> fit.variance_name
+    'shared-members'
     """
     require_frame(data, WHERE)
     variance = check_variance(variance, WHERE)
