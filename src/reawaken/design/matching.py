@@ -124,6 +124,17 @@ def match_exposure_density(
     MatchedCohort
         See the module docstring for the table and the draw order; ``report`` counts and
         balance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> matched = rw.match_exposure_density(cohort.data, rng=np.random.default_rng(2), controls=4,
+    ...                                     exact=["stage", "her2"], caliper={"age": 2.0})
+    >>> bool(matched.data.groupby("set_id")["exposed"].sum().eq(1).all())
+    True
     """
     where = "match_exposure_density"
     controls = _check_controls(controls, where)
@@ -187,6 +198,18 @@ def match_propensity(
     MatchedCohort
         Same contract as :func:`match_exposure_density`, plus ``ps_logit``; the logit
         coefficients are in ``report.propensity`` and balance includes ``ps_logit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> data = cohort.data.assign(exposed=cohort.data["exposure_day"].notna().astype(int))
+    >>> matched = rw.match_propensity(data, rng=np.random.default_rng(2),
+    ...                               covariates=["age", "comorbidity"])
+    >>> sorted(matched.data["exposed"].unique().tolist())
+    [0, 1]
     """
     where = "match_propensity"
     controls = _check_controls(controls, where)
