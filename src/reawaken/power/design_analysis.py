@@ -275,6 +275,15 @@ def design_analysis(
     Returns
     -------
     DesignAnalysis
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> da = rw.design_analysis(estimate=1.85, ci=(1.14, 3.02), true_effects=[1.5, 1.85])
+    >>> da.table[["true_ratio", "power", "exaggeration"]].round(3)
+       true_ratio  power  exaggeration
+    0        1.50  0.371         1.624
+    1        1.85  0.697         1.203
     """
     where = "design_analysis"
     z = _check_alpha(where, alpha)
