@@ -126,6 +126,15 @@ def simulate_power(
         (failed replicates count as non-rejections; ``failed`` says how many), MCSE
         ``sqrt(power (1 - power) / reps)``, the means over the successful replicates and the
         ``variance`` the Wald test's SE came from.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets")
+    >>> curve = rw.simulate_power(scenario, n_grid=[3000], reps=2, seed=1, executor="serial")
+    >>> curve.table[["n", "reps"]]
+          n  reps
+    0  3000     2
     """
     if not 0 < alpha < 1:
         raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
@@ -208,7 +217,18 @@ def sample_size_for_power(
     **kwargs,
 ) -> SampleSizeResult:
     """Cohort size giving ``target`` power: simulate ``n_grid`` (common random numbers), fit
-    ``power(n) = Phi(a + b sqrt(n))`` by binomial probit regression, solve for the target."""
+    ``power(n) = Phi(a + b sqrt(n))`` by binomial probit regression, solve for the target.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> strong = rw.EffectProfile.constant(2.5)
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_effect(strong)
+    >>> sizing = rw.sample_size_for_power(scenario, n_grid=[2000, 4000, 8000], reps=10, seed=1,
+    ...                                   executor="serial")
+    >>> sizing.curve.table["n"].tolist()
+    [2000, 4000, 8000]
+    """
     if not 0 < target < 1:
         raise AnalysisError(f"target power must be in (0, 1), got {target}")
     if len(set(n_grid)) < 2:
