@@ -87,6 +87,16 @@ def time_varying_cox_hr(
 
     For scenarios that select tested persons, follow-up starts at the first test
     (:func:`index_at_first_test`); otherwise at ``entry_day``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> estimate = rw.time_varying_cox_hr(cohort.data, scenario)
+    >>> estimate.estimand, estimate.n
+    ('HR', 4000)
     """
     method = "time-varying Cox (Efron), adjusted"
     if scenario.testing is not None and scenario.testing.select_tested:
@@ -123,7 +133,18 @@ def time_varying_cox_hr(
 def logistic_or_test_negative(
     data: pd.DataFrame, scenario: Scenario, rng: np.random.Generator | None = None
 ) -> Estimate:
-    """Adjusted OR of the outcome after the index test, test-positive vs test-negative."""
+    """Adjusted OR of the outcome after the index test, test-positive vs test-negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("ukb_cancer_mortality").with_n(3000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> estimate = rw.logistic_or_test_negative(cohort.data, scenario)
+    >>> estimate.estimand
+    'OR'
+    """
     if schema.TEST_DAY not in data:
         raise AnalysisError(
             "the test-negative analysis needs a 'test_day' column (day of a negative test)"
@@ -269,7 +290,19 @@ MATCHED_ANALYSES: tuple[str, ...] = matched_design_names()
 
 @checked
 def study_analysis(scenario: Scenario) -> Analysis:
-    """The scenario's study analysis: its ``[design]``, else by whether it has testing."""
+    """The scenario's study analysis: its ``[design]``, else by whether it has testing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> analysis = rw.study_analysis(scenario)
+    >>> estimate = analysis(cohort.data, scenario, np.random.default_rng(3))
+    >>> estimate.estimand
+    'HR'
+    """
     if scenario.design is not None:
         return STUDY_ANALYSES[scenario.design.analysis]
     return logistic_or_test_negative if scenario.testing is not None else time_varying_cox_hr
