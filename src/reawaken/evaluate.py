@@ -442,6 +442,14 @@ def run_replicates(
         For invalid arguments (``reps``, ``seed``, ``executor``, ...) or a missing Dask.
     InputFileError
         If ``out`` is not ``.parquet``, or holds replicates of another run.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets")
+    >>> table = rw.run_replicates(scenario, reps=2, seed=1, executor="serial", n=3000)
+    >>> len(table.data), table.n_failed
+    (2, 0)
     """
     if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 1:
         raise ReawakenError(f"reps must be a positive integer, got {reps!r}; fix: pass reps=100")
