@@ -148,6 +148,19 @@ def performance(
     Returns
     -------
     Performance
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from scipy import stats
+    >>> import reawaken as rw
+    >>> log_estimate = np.random.default_rng(1).normal(0.3, 0.1, 400)
+    >>> p_value = 2 * stats.norm.sf(np.abs(log_estimate) / 0.1)
+    >>> table = pd.DataFrame({"log_estimate": log_estimate, "se": 0.1, "p_value": p_value})
+    >>> perf = rw.performance(table, true_log_effect=0.3)
+    >>> round(perf.estimate("coverage"), 2)
+    0.96
     """
     df = data if isinstance(data, pd.DataFrame) else data.data
     missing = [c for c in ("log_estimate", se_column, "p_value") if c not in df.columns]
@@ -251,6 +264,12 @@ def reps_for_mcse(
     -------
     int
         The smallest whole number of replicates reaching ``target_mcse``.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> rw.reps_for_mcse(target_mcse=0.005, measure="coverage", coverage=0.95)
+    1900
     """
     if not target_mcse > 0:
         raise ReawakenError(f"target_mcse must be > 0, got {target_mcse}")
