@@ -100,7 +100,15 @@ class ScaledBaseline:
 def null_scenario(scenario: Scenario) -> Scenario:
     """The scenario with every window of its exposure effect at HR 1 (log-HR 0), named
     ``<name>:null``; everything else (competing deaths after infection, testing, confounding,
-    biases) is kept."""
+    biases) is kept.
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> null = rw.null_scenario(rw.load_scenario("flatiron_lung_mets"))
+    >>> null.name, null.effect.hazard_ratios
+    ('flatiron_lung_mets:null', (1.0,))
+    """
     effect = scenario.effect
     null = EffectProfile(effect.window_start_days, (1.0,) * len(effect.hazard_ratios))
     return replace(scenario.with_effect(null), name=f"{_base_name(scenario)}:null")
@@ -249,6 +257,15 @@ def compute_truth(
 
     Truth = mean log estimate over ``cohorts`` independent cohorts of ``multiplier ×
     scenario.n`` persons, MCSE = SD / sqrt(cohorts) (Morris et al. 2019, Table 6, bias row).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets")
+    >>> truth = rw.compute_truth(scenario, "time_varying_cox", cohorts=2, multiplier=1,
+    ...                          executor="serial")
+    >>> truth.cohorts
+    2
     """
     from .evaluate import run_replicates  # evaluate reads stored truths from this module
 
@@ -370,7 +387,15 @@ def stored_truths() -> pd.DataFrame:
 @checked
 def stored_truth(scenario: Scenario, analysis: str) -> Truth | None:
     """The stored truth of ``analysis`` in exactly this scenario (matched by fingerprint), or
-    ``None`` when there is none (another scenario, or a preset changed since it was stored)."""
+    ``None`` when there is none (another scenario, or a preset changed since it was stored).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> truth = rw.stored_truth(rw.load_scenario("flatiron_lung_mets"), "time_varying_cox")
+    >>> truth.estimand, round(truth.log_truth, 2)
+    ('HR', 0.36)
+    """
     table = stored_truths()
     hit = table[
         (table["fingerprint"] == scenario_fingerprint(scenario)) & (table["analysis"] == analysis)
