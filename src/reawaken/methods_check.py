@@ -153,6 +153,14 @@ def methods_check(
     ------
     AnalysisError
         When a cell has no stored truth (a preset changed since ``reawaken truth --write``).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> check = rw.methods_check(["flatiron_lung_mets"], reps=3, seed=1, reduced=True,
+    ...                          executor="serial")
+    >>> type(check).__name__
+    'MethodsCheck'
     """
     names = list(list_presets() if presets is None else presets)
     if reps < 2:
