@@ -154,6 +154,19 @@ def check_inference(
     ``table`` and ``null_table`` are replicate tables (``data`` of
     :class:`~reawaken.evaluate.ReplicateTable`) under the scenario and its null version;
     ``truth``/``null_truth`` the stored defined truths (coverage is NaN without one).
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("flatiron_lung_mets")
+    >>> table = rw.run_replicates(scenario, reps=3, seed=1, executor="serial", n=3000)
+    >>> null = rw.run_replicates(rw.null_scenario(scenario), reps=3, seed=2, executor="serial",
+    ...                          n=3000)
+    >>> check = rw.check_inference(table.data, null.data, analysis="time_varying_cox",
+    ...                            estimand="HR", finding=rw.load_finding("flatiron_lung_mets"),
+    ...                            truth=None, null_truth=None)
+    >>> type(check).__name__
+    'InferenceCheck'
     """
     ok = table["error"].isna() & np.isfinite(table["log_estimate"].to_numpy(float))
     empirical_sd = float(table.loc[ok, "log_estimate"].std(ddof=1))
