@@ -190,6 +190,16 @@ def bootstrap_analysis(
     ------
     AnalysisError
         Bad arguments, or fewer than half of the replicates succeed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import reawaken as rw
+    >>> scenario = rw.load_scenario("ukb_cancer_mortality").with_n(2000)
+    >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
+    >>> boot = rw.bootstrap_analysis(cohort.data, scenario, reps=3, seed=5)
+    >>> boot.reps
+    3
     """
     if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 2:
         raise AnalysisError(f"bootstrap: reps must be an integer >= 2, got {reps!r}; fix: reps=200")
