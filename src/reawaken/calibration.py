@@ -350,6 +350,15 @@ def calibrate_to_finding(
     Returns
     -------
     CalibrationResult
+
+    Examples
+    --------
+    >>> import reawaken as rw
+    >>> finding = rw.load_finding("flatiron_lung_mets")
+    >>> result = rw.calibrate_to_finding("time_varying_cohort", finding, exposed_share=0.25,
+    ...                                  reps=8, seed=1, executor="serial")
+    >>> type(result).__name__
+    'CalibrationResult'
     """
     tol = tolerance or CalibrationTolerance()
     if se_target not in SE_TARGETS:
@@ -529,6 +538,14 @@ def render_from_record(text: str, source: str = "<scenario>") -> str:
     Equal to ``text`` exactly when the file is what ``reawaken calibrate`` wrote for the
     recorded knobs and check (no hand edits): the cheap half of "presets are outputs of
     calibrate"; rerunning the recorded command checks the knobs themselves.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import reawaken as rw
+    >>> path = Path(rw.__file__).parent / "findings" / "presets" / "flatiron_lung_mets.toml"
+    >>> rw.render_from_record(path.read_text()) == path.read_text()
+    True
     """
     scenario = parse_scenario_text(text, source)
     record = scenario.calibration
