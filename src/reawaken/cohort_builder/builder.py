@@ -154,6 +154,21 @@ def build_cohort(
         If a table lacks a named column, ids repeat in ``persons``, or dates cannot be read.
     AnalysisError
         If the rule is unknown or no person qualifies.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import reawaken as rw
+    >>> persons = pd.DataFrame({"id": [1, 2, 3],
+    ...                         "diagnosis": ["2014-05-01", "2015-01-10", "2013-07-20"]})
+    >>> tests = rw.Records(pd.DataFrame({"id": [2], "date": ["2020-11-02"]}), date="date")
+    >>> built = rw.build_cohort(persons, origin_date="2020-03-01", end_date="2022-09-01",
+    ...                         entry="diagnosis", exposures=tests)
+    >>> built.data[["id", "entry_day", "exposure_day", "event_day", "event"]]
+       id  entry_day  exposure_day  event_day  event
+    0   1        0.0           NaN      915.0      0
+    1   2        0.0         246.0      915.0      0
+    2   3        0.0           NaN      915.0      0
     """
     if prevalent_exposure not in PREVALENT_EXPOSURE_RULES:
         raise AnalysisError(
