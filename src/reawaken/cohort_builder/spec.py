@@ -153,6 +153,21 @@ def build_cohort_from_spec(path: str | os.PathLike[str]) -> BuiltCohort:
         If the spec or a file cannot be read.
     CohortError, AnalysisError
         As :func:`~reawaken.cohort_builder.build_cohort`.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import reawaken as rw
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "persons.csv").write_text("id,diagnosis\\n1,2014-05-01\\n2,2015-01-10\\n")
+    >>> _ = (folder / "spec.toml").write_text(
+    ...     'origin_date = "2020-03-01"\\nend_date = "2022-09-01"\\n'
+    ...     '[persons]\\nfile = "persons.csv"\\nentry = "diagnosis"\\n')
+    >>> built = rw.build_cohort_from_spec(folder / "spec.toml")
+    >>> built.data[["id", "entry_day", "event_day", "event"]]
+       id  entry_day  event_day  event
+    0   1        0.0      915.0      0
+    1   2        0.0      915.0      0
     """
     path = Path(path)
     spec = read_spec(path)
