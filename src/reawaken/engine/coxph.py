@@ -115,15 +115,16 @@ def _prepare(start, stop, event, x, weights, strata, ties) -> _Data:
                 f"Cox engine: {name} has missing or infinite values; fix: drop or impute them"
             )
     index = build_risk_sets(t0, stop, d, st)
-    source = moment_sources(x)
+    columns = np.ascontiguousarray(x.T)  # (p, n): the design below is built from rows
+    source = moment_sources(columns.T)
     return _Data(
         x,
         w,
         d,
         index,
         ties == "efron",
-        moment_design(x[index.stop_order], source),
-        moment_design(x[index.start_order], source),
+        moment_design(np.take(columns, index.stop_order, axis=1).T, source),
+        moment_design(np.take(columns, index.start_order, axis=1).T, source),
         source,
     )
 

@@ -271,18 +271,23 @@ def moment_sources(x: np.ndarray) -> np.ndarray:
     e.g. two dummies of one factor), whose sums are exactly 0. Shared and zero terms are not
     summed again (:func:`risk_set_moments`), which changes no bit of the result."""
     p = x.shape[1]
+    columns = _columns(x)
     iu, ju = np.triu_indices(p)
     source = np.arange(1 + p + iu.size)
-    nonzero = np.ascontiguousarray((x != 0).T, dtype=np.float32)
-    together = nonzero @ nonzero.T  # a sum of 0/1 terms: 0 exactly when no row has both
-    plain = (x == 1.0) | ((x == 0.0) & ~np.signbit(x))  # 1 or +0 (not -0)
-    binary = plain.all(axis=0)
+    nonzero = np.packbits(columns != 0, axis=1)  # one bit per row
+    plain = (columns == 1.0) | ((columns == 0.0) & ~np.signbit(columns))  # 1 or +0 (not -0)
+    binary = plain.all(axis=1)
     for k, (i, j) in enumerate(zip(iu, ju, strict=True)):
-        if together[i, j] == 0:
+        if not np.any(nonzero[i] & nonzero[j]):  # no row where both are non-zero
             source[1 + p + k] = -1
         elif i == j and binary[i]:
             source[1 + p + k] = 1 + i
     return source
+
+
+def _columns(x: np.ndarray) -> np.ndarray:
+    """The columns of an (n, p) array as contiguous rows (a view when ``x`` is F-ordered)."""
+    return x.T if x.T.flags.c_contiguous else np.ascontiguousarray(x.T)
 
 
 def moment_design(x_sorted: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
@@ -292,7 +297,7 @@ def moment_design(x_sorted: np.ndarray, source: np.ndarray | None = None) -> np.
     kept. Built once per data set, filled in place (no large temporaries); every Newton step
     then needs one multiply by the risk ``r``."""
     n, p = x_sorted.shape
-    columns = np.ascontiguousarray(x_sorted.T)
+    columns = _columns(x_sorted)
     iu, ju = np.triu_indices(p)
     terms = [(-1, -1)] + [(i, -1) for i in range(p)] + list(zip(iu, ju, strict=True))
     keep = range(len(terms)) if source is None else np.flatnonzero(source == np.arange(len(terms)))
