@@ -119,7 +119,8 @@ class _Version(argparse.Action):
     ) -> None:
         from .. import __version__
 
-        parser.exit(message=f"reawaken {__version__}\n")
+        print(f"reawaken {__version__}")
+        parser.exit()
 
 
 def epilog() -> str:
