@@ -15,6 +15,7 @@ help:
 	@echo "make test        install and run the test suite (slow Monte Carlo tests excluded)"
 	@echo "make test-slow   run only the slow Monte Carlo tests"
 	@echo "make bench       run the benchmarks in tests/benchmarks"
+	@echo "make docs        build the documentation site into build/site (mkdocs, strict)"
 	@echo "make lint        ruff"
 	@echo "make lock        re-pin constraints.txt from a fresh install of pyproject.toml"
 	@echo "make synthetic-data  regenerate synthetic_data/ (cohorts, scenarios, manifest)"
@@ -48,8 +49,8 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e ".[dev,dask,omop]"
-	{ echo "# Pinned by \`make lock\` (pip freeze of a fresh install of .[dev,dask,omop]); do not edit."; \
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev,dask,omop,docs]"
+	{ echo "# Pinned by \`make lock\` (pip freeze of a fresh install of .[dev,dask,omop,docs]); do not edit."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 	rm -rf .lock-venv
