@@ -12,8 +12,8 @@ from ..inference import InferenceCheck
 NULL_Z = 3.9
 
 
-def _row(quantity: str, reported: str, reproduced: str) -> tuple:
-    return (quantity, reported, reproduced, np.nan, None)
+def _row(quantity: str, reported: str, reproduced: str, section: str = "inference") -> tuple:
+    return (quantity, reported, reproduced, np.nan, None, section)
 
 
 def _truth_rows(check: InferenceCheck) -> list[tuple]:
@@ -66,20 +66,25 @@ def _variance_rows(check: InferenceCheck) -> list[tuple]:
 
 
 def inference_rows(check: InferenceCheck, finding: ReportedFinding) -> list[tuple]:
-    """Rows ``(quantity, reported, reproduced, relative_difference, pass)``: the defined truth,
-    null bias, SE ratio / coverage / null rejection per variance, power and type M."""
+    """Rows ``(quantity, reported, reproduced, relative_difference, pass, section)``: the
+    defined truth, null bias, SE ratio / coverage / null rejection per variance (section
+    ``inference``), power and type M (section ``design``; the reported figures say when they
+    rest on an assumed CI)."""
     valid = check.variances[0]
     failed = f", {check.failed} failed" if check.failed else ""
+    assumed = ", from the assumed CI" if finding.ci_assumed else ""
     power = _row(
         "power at the reported effect",
-        f"{check.implied_power:.1%} (from the CI; assumes the reported SE is the true "
-        "sampling SD)",
+        f"{check.implied_power:.1%} (from the CI{', assumed' if finding.ci_assumed else ''}; "
+        "assumes the reported SE is the true sampling SD)",
         f"{valid.power:.1%} (MCSE {valid.power_mcse:.1%}), {valid.label} test over "
         f"{check.reps} replicates{failed} (failed = not rejected)",
+        "design",
     )
     type_m = _row(
         "type M exaggeration at the reported effect",
-        f"{check.type_m_reported_se:.2f} (reported SE {finding.implied_se:.3f})",
+        f"{check.type_m_reported_se:.2f} (reported SE {finding.implied_se:.3f}{assumed})",
         f"{check.type_m_empirical_sd:.2f} (empirical SD {check.empirical_sd:.3f} of replicates)",
+        "design",
     )
     return [*_truth_rows(check), *_variance_rows(check), power, type_m]

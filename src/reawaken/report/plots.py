@@ -141,6 +141,7 @@ def plot_curves_with_at_risk(
                 cens = c["censored"].to_numpy() > 0
                 if cens.sum() <= MAX_CENSOR_TICKS:  # beyond that the ticks become a smear
                     ax.plot(x[cens], y[cens], ls="none", marker="|", ms=5, mew=1, color=color)
+        bottom = 0.0
         if estimate == "survival":
             # Rare outcomes: zoom so the curves are visible; the axis says where it starts.
             bottom = 0.0 if ymin < 0.5 else max(0.0, np.floor((ymin - 0.02) * 20) / 20)
@@ -151,6 +152,8 @@ def plot_curves_with_at_risk(
         ax.set_xlim(min(0.0, ticks.min()) - pad, xmax + pad)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        if bottom > 0:
+            mark_zoomed_axis(ax, bottom)
         if title:
             ax.set_title(title)
         if len(groups) > 1:
@@ -161,6 +164,23 @@ def plot_curves_with_at_risk(
             note_ax.axis("off")
             note_ax.text(0.0, 1.0, "\n".join(lines), ha="left", va="top", fontsize=7)
     return fig
+
+
+def mark_zoomed_axis(ax, bottom: float) -> None:
+    """Say on the figure that the y axis does not start at 0: a break mark (//) at the foot of
+    the axis and a second line under the axis label, "axis zoomed: starts at <bottom>"."""
+    ax.set_ylabel(f"{ax.get_ylabel()}\n(axis zoomed: starts at {bottom:g}, not 0)")
+    kw = {"transform": ax.transAxes, "color": "black", "clip_on": False, "lw": 0.9}
+    for dy in (0.0, 0.025):
+        ax.plot([-0.018, 0.018], [0.03 + dy, 0.055 + dy], **kw)
+
+
+def zoomed_bottom(fig: Figure) -> float | None:
+    """Where the zoomed y axis of a curve figure starts (None when it starts at 0)."""
+    main = next(a for a in fig.axes if a.get_label() not in (AT_RISK_AXES_LABEL,
+                                                              CAPTION_AXES_LABEL))
+    low = float(main.get_ylim()[0])
+    return low if low > 0 else None
 
 
 def plot_kaplan_meier(result: KaplanMeierResult, **kwargs) -> Figure:

@@ -353,7 +353,10 @@ def _tipping_row(mech: str, rows: list[dict], target_log: float) -> dict:
 def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler, progress, hide):
     """Rows of every cell, in cell order, with a labelled progress bar over cells."""
     bar = tqdm(
-        total=len(cells), desc="stress battery", unit="cell", disable=None if progress else True
+        total=len(cells),
+        desc=f"stress battery ({hide[0].name})",
+        unit="cell",
+        disable=None if progress else True,
     )
     with bar:
         if executor == "processes":
@@ -377,10 +380,11 @@ def _run_cells(cells: list[tuple], opts: dict, executor: str, workers, scheduler
 @checked
 def _reference(
     clean: Scenario, analysis: Callable[..., Estimate], reps: int, n: int | None, seed: int,
-    executor: str,
+    executor: str, progress: bool = False,
 ) -> tuple[float, float, str]:
     """``(log truth, MCSE, label)`` of the study analysis in a clean scenario (module
-    docstring); the causal log-HR for an analysis that is not a registered study analysis."""
+    docstring); the causal log-HR for an analysis that is not a registered study analysis.
+    ``progress``: a bar labelled "stress battery reference, true HR ..." over its cohorts."""
     from ..truth import analysis_name, compute_truth
 
     name = analysis_name(analysis)
@@ -388,9 +392,11 @@ def _reference(
     if name is None:
         return causal, 0.0, "causal log-HR (custom analysis: no defined truth)"
     sized = clean if n is None else clean.with_n(n)
+    # The bar is labelled with the scenario's name; the truth's fingerprint ignores names.
+    label = f"stress battery reference, true HR {np.exp(causal):g}"
     truth = compute_truth(
-        sized, name, cohorts=max(reps, 10), multiplier=4, seed=seed + 1,
-        executor=executor if executor != "dask" else "serial",
+        replace(sized, name=label), name, cohorts=max(reps, 10), multiplier=4, seed=seed + 1,
+        executor=executor if executor != "dask" else "serial", progress=progress,
     )
     return truth.log_truth, truth.mcse, f"defined truth of {name} in the clean scenario"
 
@@ -428,7 +434,9 @@ def run_battery(
         )
     analysis = study_analysis(scenario)
     references = {
-        truth: _reference(clean_scenario(scenario, truth), analysis, reps, n, seed, executor)
+        truth: _reference(
+            clean_scenario(scenario, truth), analysis, reps, n, seed, executor, progress
+        )
         for truth in (finding.estimate, 1.0)
     }
     cells = []
