@@ -159,7 +159,7 @@ for key, value in preset.outcome.log_hr.items():
         truth.update({f"stage_{lev}": v for lev, v in zip((1, 2, 3, 4), value, strict=True)})
     else:
         truth[key] = value
-table = fit.table.set_index("term")[["hr", "ci_low", "ci_high"]]
+table = fit.table.set_index("term")[["ratio", "ci_low", "ci_high"]]
 table["true_hr"] = [np.exp(truth[t]) for t in table.index]
 table["covered"] = (table["ci_low"] <= table["true_hr"]) & (table["true_hr"] <= table["ci_high"])
 print(table.round(3).to_string())
@@ -200,7 +200,7 @@ for unit, days in [
     row = {"recorded to the": unit, "distinct times": frame["time"].nunique()}
     for ties in ("efron", "breslow"):
         res = rw.fit_cox(frame, duration="time", event="event", covariates=["group"], ties=ties)
-        row[f"HR {ties}"] = res.row("group")["hr"]
+        row[f"HR {ties}"] = res.row("group")["ratio"]
     rows.append(row)
 ties_table = pd.DataFrame(rows)
 print(f"{n_ties:,} persons, {event.sum():,} events, true HR {TIES_HR}")
@@ -259,7 +259,7 @@ for name, frame in data.items():
             {
                 "world": name,
                 "model": label,
-                "HR exposed": model.row("exposed")["hr"],
+                "HR exposed": model.row("exposed")["ratio"],
                 "PH chi2 (exposed)": test.loc["exposed", "statistic"],
                 "PH p (exposed)": test.loc["exposed", "p_value"],
                 "PH p (global)": test.loc["GLOBAL", "p_value"],
@@ -295,7 +295,7 @@ for ax, (name, effect) in zip(axes, worlds.items(), strict=True):
     grid = np.linspace(0, res["time"].max(), 400)
     ax.step(grid, effect.hazard_ratio(grid), where="post", color="C3", ls="--", label="true HR")
     ax.axhline(
-        models[name].row("exposed")["hr"], color="C0", ls=":", lw=1, label="Cox HR (one number)"
+        models[name].row("exposed")["ratio"], color="C0", ls=":", lw=1, label="Cox HR (one number)"
     )
     ax.set_yscale("log")
     ax.set_ylim(0.3, 30)
@@ -324,7 +324,7 @@ for name, effect in worlds.items():
     starts = np.array([0.0, 90.0, 365.0])
     t["true_hr"] = effect.hazard_ratio(starts)
     t.insert(0, "world", name)
-    rows.append(t[["world", "term", "hr", "ci_low", "ci_high", "true_hr"]])
+    rows.append(t[["world", "term", "ratio", "ci_low", "ci_high", "true_hr"]])
 windows = pd.concat(rows, ignore_index=True)
 print(windows.round(3).to_string(index=False))
 

@@ -220,7 +220,7 @@ def row(label, estimate, ci_low, ci_high, se, n, events):
 
 def model_row(label, model, term="exposed"):
     r = model.row(term)
-    return row(label, r["hr"], r["ci_low"], r["ci_high"], model.se(term), model.n, model.events)
+    return row(label, r["ratio"], r["ci_low"], r["ci_high"], model.se(term), model.n, model.events)
 
 
 comparison = pd.DataFrame(

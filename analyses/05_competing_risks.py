@@ -231,7 +231,7 @@ for cause, label in [(1, "cancer death"), (2, "non-cancer death")]:
             {
                 "cause": label,
                 "model": model_label,
-                "HR": r["hr"],
+                "HR": r["ratio"],
                 "ci_low": r["ci_low"],
                 "ci_high": r["ci_high"],
                 "p": r["p_value"],

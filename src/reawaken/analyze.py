@@ -285,7 +285,7 @@ def _time_varying_models(
         ties=opts.ties,
     )
     counts = person_counts(episodes[schema.ID].to_numpy(), episodes["event"].to_numpy())
-    parts = [estimate_rows(tv, "time-varying Cox (cause-specific, robust SE)", "HR", counts)]
+    parts = [estimate_rows(tv, "time-varying Cox (cause-specific, robust SE)", counts)]
     notes = []
     adjust, dropped = drop_variable(opts.formula, "exposed") if opts.formula else (None, [])
     if [d for d in dropped if d != "exposed"]:
@@ -302,7 +302,7 @@ def _time_varying_models(
         )
         terms = [t for t in windows.table["term"] if t.startswith("window_")]
         label = "time-varying Cox, HR by window since exposure (same adjustment)"
-        parts.append(estimate_rows(windows, label, "HR", counts, terms))
+        parts.append(estimate_rows(windows, label, counts, terms))
     except AnalysisError as exc:
         notes.append(f"HR by window not estimable (too few events per window): {exc}")
     return parts, tv, notes
@@ -382,7 +382,7 @@ def _naive(cohort: pd.DataFrame, opts: _Options) -> AnalysisOutput:
     counts = person_counts(cohort[schema.ID].to_numpy(), data[schema.EVENT] == opts.cause)
     return AnalysisOutput(
         "naive_cox",
-        estimate_rows(naive, naive.method, "HR", counts),
+        estimate_rows(naive, naive.method, counts),
         _tests_frame([]),
         None,
         notes,
@@ -413,8 +413,8 @@ def _matched(
     odds = matched_odds_ratio(data, cause=cause)
     counts = person_counts(data[schema.ID].to_numpy(), data[schema.EVENT] == cause)
     estimates = [
-        estimate_rows(cox, "matched Cox (set-stratified, shared-members SE)", "HR", counts),
-        estimate_rows(odds, "matched OR (conditional logistic, shared-members SE)", "OR", counts),
+        estimate_rows(cox, "matched Cox (set-stratified, shared-members SE)", counts),
+        estimate_rows(odds, "matched OR (conditional logistic, shared-members SE)", counts),
     ]
     notes = [line for line in matched.report.summary().splitlines()]
     if (data[schema.EVENT] > 0).any() and (data[schema.EVENT] != cause).any():
@@ -429,7 +429,7 @@ def _matched(
                 sets="set_id",
             )
             label = "Fine-Gray subdistribution HR (not set-stratified, shared-members SE)"
-            estimates.append(estimate_rows(fg, label, "SHR", counts, ["exposed"]))
+            estimates.append(estimate_rows(fg, label, counts, ["exposed"]))
         except AnalysisError as exc:
             notes.append(f"Fine-Gray model not estimable: {exc}")
     score = matched_score_test(data, cause=cause)

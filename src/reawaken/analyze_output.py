@@ -19,9 +19,7 @@ from matplotlib.figure import Figure
 
 from .analysis.km import KaplanMeierResult
 from .analysis.results import ModelResult
-from .errors import AnalysisError
 
-MEASURES = ("HR", "OR", "SHR")
 ESTIMATE_COLUMNS = (
     "analysis",
     "term",
@@ -91,17 +89,12 @@ def person_counts(ids: np.ndarray, event: np.ndarray) -> dict[str, int]:
 def estimate_rows(
     result: ModelResult,
     analysis: str,
-    measure: str,
     counts: Mapping[str, int],
     terms: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per model term (all terms, or ``terms``), columns :data:`ESTIMATE_COLUMNS`;
-    ``ratio`` is ``exp(coef)``, the ``measure``."""
-    if measure not in MEASURES:
-        raise AnalysisError(
-            f"estimate_rows: measure must be one of {', '.join(MEASURES)}, got {measure!r}; "
-            "fix: pass 'HR', 'OR' or 'SHR'"
-        )
+    ``ratio`` is ``exp(coef)`` in the model's ``measure`` (HR, OR or SHR)."""
+    measure = result.measure
     t = result.table
     if terms is not None:
         t = t[t["term"].isin(terms)]
@@ -115,7 +108,7 @@ def estimate_rows(
             "robust_se": t["robust_se"] if "robust_se" in t else np.nan,
             "shared_members_se": t["shared_members_se"] if "shared_members_se" in t else np.nan,
             "variance": result.variance_name,
-            "ratio": t["hr"],
+            "ratio": t["ratio"],
             "ci_low": t["ci_low"],
             "ci_high": t["ci_high"],
             "p_value": t["p_value"],

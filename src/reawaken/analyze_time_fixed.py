@@ -114,7 +114,7 @@ def run_time_fixed(
         ties=ties,
     )
     counts = person_counts(np.arange(len(data)), data[event].to_numpy() == cause)
-    estimates = estimate_rows(cox, f"Cox ({ties} ties), cause {cause}", "HR", counts)
+    estimates = estimate_rows(cox, f"Cox ({ties} ties), cause {cause}", counts)
     labelled = data.assign(_group=_group_labels(data[exposure], exposure))
     km = kaplan_meier(labelled, duration=duration, event=event, group="_group", cause=cause)
     rank = logrank(labelled, duration=duration, event=event, group="_group", cause=cause)

@@ -27,7 +27,7 @@ def _pairs(n11: int, n10: int, n01: int, n00: int) -> pd.DataFrame:
 
 def test_discordant_pair_closed_form():
     res = matched_odds_ratio(_pairs(7, 40, 22, 300))
-    assert res.table["hr"].iloc[0] == pytest.approx(40 / 22, rel=1e-6)
+    assert res.table["ratio"].iloc[0] == pytest.approx(40 / 22, rel=1e-6)
     assert res.table["se"].iloc[0] == pytest.approx(math.sqrt(1 / 40 + 1 / 22), rel=1e-5)
     assert res.extra["informative_sets"] == 62
 
@@ -60,7 +60,7 @@ def test_horizon_counts_only_early_outcomes():
     df.loc[late, "time"] = 500.0
     res = matched_odds_ratio(df, horizon_days=365)
     assert res.events == 15
-    assert res.table["hr"].iloc[0] == pytest.approx(10 / 5, rel=1e-6)
+    assert res.table["ratio"].iloc[0] == pytest.approx(10 / 5, rel=1e-6)
     with pytest.raises(AnalysisError, match="not estimable"):
         matched_odds_ratio(df.assign(event=np.where(df["exposed"] == 1, df["event"], 0)))
 

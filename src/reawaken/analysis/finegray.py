@@ -210,6 +210,7 @@ def fit_fine_gray(
     return replace(
         result,
         n=len(data),
+        measure="SHR",
         method=f"Fine-Gray subdistribution hazards (cause {cause}), weighted Cox on expanded "
         f"data, {ties}, {variance}",
         extra={**result.extra, "rows": len(expanded)},

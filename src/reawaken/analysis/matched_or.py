@@ -227,6 +227,7 @@ def matched_odds_ratio(
         events=int(y.sum()),
         loglik=float(fit.llf),
         variance=variances.matrix(variance),
+        measure="OR",
         extra={
             "informative_sets": int(informative.sum()),
             "sets": int(groups.max() + 1),

@@ -1,12 +1,13 @@
 """Result objects shared by the estimators: a tidy coefficient table plus fit facts.
 
 Every regression estimator returns a :class:`ModelResult`; its ``table`` has the snake_case
-columns ``term, coef, se, hr, ci_low, ci_high, p_value`` (plus ``robust_se`` when a robust
+columns ``term, coef, se, ratio, ci_low, ci_high, p_value`` (plus ``robust_se`` when a robust
 variance was requested, in which case the CI and p-value use it). Analyses of matched sets add
 ``shared_members_se`` (:mod:`reawaken.analysis.matched_variance`) beside the model ``se`` and the
 person-clustered ``robust_se``, and name the one used for CI and p-value in ``se_used``.
-``hr`` is ``exp(coef)``: a hazard ratio for Cox models, an odds ratio for logistic ones (the
-column name is kept the same so tables stack).
+``ratio`` is ``exp(coef)``, in the model's :attr:`ModelResult.measure`: ``"HR"`` (hazard ratio,
+Cox models), ``"OR"`` (odds ratio, conditional logistic regression) or ``"SHR"``
+(subdistribution hazard ratio, Fine–Gray); one column name, so tables of any model stack.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scipy import stats
 
 from ..errors import AnalysisError
 
-TABLE_COLUMNS = ("term", "coef", "se", "hr", "ci_low", "ci_high", "p_value")
+TABLE_COLUMNS = ("term", "coef", "se", "ratio", "ci_low", "ci_high", "p_value")
 #: Variance name (as in :attr:`reawaken.estimate.Estimate.variance`) -> SE column of a table.
 SE_COLUMNS: dict[str, str] = {
     "model": "se",
@@ -65,7 +66,7 @@ def coefficient_table(
         p = 2 * stats.norm.sf(np.abs(coef / chosen))
     table = pd.DataFrame({"term": list(terms), "coef": coef, **columns})
     with np.errstate(over="ignore"):  # near-separated data: an infinite limit is the answer
-        table["hr"] = np.exp(coef)
+        table["ratio"] = np.exp(coef)
         table["ci_low"] = np.exp(coef - z * chosen)
         table["ci_high"] = np.exp(coef + z * chosen)
     table["p_value"] = p
@@ -78,7 +79,8 @@ class ModelResult:
 
     ``variance`` is the covariance matrix actually used for inference (robust when requested);
     ``se_used`` names its table column when the table holds several SEs (``None``: the robust
-    SE when present, else the model SE).
+    SE when present, else the model SE). ``measure`` says what the ``ratio`` column is: ``"HR"``,
+    ``"OR"`` or ``"SHR"``.
     """
 
     table: pd.DataFrame
@@ -89,6 +91,7 @@ class ModelResult:
     variance: np.ndarray | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict, repr=False)
     se_used: str | None = None
+    measure: str = "HR"
 
     @property
     def params(self) -> pd.Series:
@@ -121,8 +124,8 @@ class ModelResult:
         lines = [f"{self.method}: n={self.n:,}, events={self.events:,}"]
         for r in self.table.itertuples():
             lines.append(
-                f"  {r.term:<20} exp(coef) {r.hr:8.3f}  95% CI {r.ci_low:.3f}-{r.ci_high:.3f}  "
-                f"p={r.p_value:.3g}"
+                f"  {r.term:<20} {self.measure:<3} {r.ratio:8.3f}  "
+                f"95% CI {r.ci_low:.3f}-{r.ci_high:.3f}  p={r.p_value:.3g}"
             )
         return "\n".join(lines)
 
