@@ -143,9 +143,9 @@ tv = rw.fit_time_varying_cox(episodes, covariates=["exposed", *COVARIATES])
 print(tv.summary())
 tv_hr = tv.row("exposed")
 print(
-    f"\ntrue HR {TRUE_HR:.2f} | naive ever-exposed HR {naive_hr['hr']:.2f} "
+    f"\ntrue HR {TRUE_HR:.2f} | naive ever-exposed HR {naive_hr['ratio']:.2f} "
     f"({naive_hr['ci_low']:.2f}-{naive_hr['ci_high']:.2f}), p = {naive_hr['p_value']:.2g} "
-    f"| time-varying HR {tv_hr['hr']:.2f} ({tv_hr['ci_low']:.2f}-{tv_hr['ci_high']:.2f}), "
+    f"| time-varying HR {tv_hr['ratio']:.2f} ({tv_hr['ci_low']:.2f}-{tv_hr['ci_high']:.2f}), "
     f"p = {tv_hr['p_value']:.2g}"
 )
 
@@ -193,7 +193,7 @@ immortal_share = pre.sum() / follow[exposed].sum()
 print(
     f"\nimmortal share of the ever-infected group's person-time: {immortal_share:.1%}; "
     f"1 - share = {1 - immortal_share:.2f} vs naive crude rate ratio "
-    f"{rates['rate ratio'].iloc[0]:.2f} and naive adjusted Cox HR {naive_hr['hr']:.2f}"
+    f"{rates['rate ratio'].iloc[0]:.2f} and naive adjusted Cox HR {naive_hr['ratio']:.2f}"
 )
 
 # %% [markdown]
@@ -316,7 +316,7 @@ for label, model, term in [
     ("time-varying", tv_crude, "exposed"),
 ]:
     r = model.row(term)
-    print(f"{label:>18}: HR {r['hr']:.2f} (95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}), truth 1.0")
+    print(f"{label:>18}: HR {r['ratio']:.2f} (95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}), truth 1.0")
 
 # %% [markdown] tags=["solution"]
 # **Solution 2.** "When did follow-up of the treated start counting as treated?" Patients had to

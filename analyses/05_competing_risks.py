@@ -286,9 +286,9 @@ cs = rw.fit_cause_specific_cox(
 )
 fg = rw.fit_fine_gray(frail_arms, duration="time", event="event", cause=1, covariates=COVARIATES)
 print(
-    f"cancer death, exposed: cause-specific HR {cs.row('exposed')['hr']:.2f} "
+    f"cancer death, exposed: cause-specific HR {cs.row('exposed')['ratio']:.2f} "
     f"({cs.row('exposed')['ci_low']:.2f}-{cs.row('exposed')['ci_high']:.2f}); "
-    f"subdistribution HR {fg.row('exposed')['hr']:.2f} "
+    f"subdistribution HR {fg.row('exposed')['ratio']:.2f} "
     f"({fg.row('exposed')['ci_low']:.2f}-{fg.row('exposed')['ci_high']:.2f})"
 )
 
