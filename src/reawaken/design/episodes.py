@@ -64,7 +64,7 @@ def split_at_exposure(
     }
     for name in covariates:
         columns[name] = data[name].to_numpy()[rows]
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)  # every array is new: nothing is shared
 
 
 def _episode_rows(split: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

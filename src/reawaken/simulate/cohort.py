@@ -295,7 +295,12 @@ def simulate_cohort(
             parts.append(chunk)
             have += min(rows, need)
             bar.update(min(rows, need))
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    columns = {name: _joined([part[name] for part in parts]) for name in parts[0]}
     columns[schema.ID] = np.arange(1, have + 1, dtype=np.int64)
-    data = pd.DataFrame(columns)
+    data = pd.DataFrame(columns, copy=False)  # the arrays are this table's own
     return Cohort(data, scenario)
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    """One column from its chunks (the chunk itself when there is one: no copy)."""
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
