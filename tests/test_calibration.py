@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reawaken.scenario import _parse_baseline
+from reawaken.scenario_sections import parse_baseline
 from reawaken.scenario_toml import scale_log_hazard_ratios, scaled_baseline
 
 T = np.array([0.5, 10.0, 100.0, 1000.0])
@@ -21,8 +21,8 @@ T = np.array([0.5, 10.0, 100.0, 1000.0])
     ],
 )
 def test_scaled_baseline_multiplies_cumulative_hazard(table):
-    baseline = _parse_baseline(table, "outcome.baseline")
-    scaled = _parse_baseline({**table, **scaled_baseline(table, 0.37, "t")}, "outcome.baseline")
+    baseline = parse_baseline(table, "outcome.baseline")
+    scaled = parse_baseline({**table, **scaled_baseline(table, 0.37, "t")}, "outcome.baseline")
     np.testing.assert_allclose(scaled.cumulative(T), 0.37 * baseline.cumulative(T), rtol=1e-12)
 
 

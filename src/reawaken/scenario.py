@@ -15,7 +15,6 @@ a ``[calibration]`` table is the provenance record written by ``reawaken calibra
 
 from __future__ import annotations
 
-import itertools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,23 +26,42 @@ import numpy as np
 from .checks import checked
 from .errors import ScenarioError
 from .findings import named_or_file_text, packaged_toml_names, packaged_toml_text
+from .scenario_sections import (
+    parse_baseline,
+    parse_calibration,
+    parse_finding,
+    parse_intensity,
+    parse_profile,
+)
 from .simulate.effects import EffectProfile
 from .simulate.exposure import CalendarIntensity
-from .simulate.hazards import (
-    DAYS_PER_YEAR,
-    BaselineHazard,
-    Exponential,
-    Gompertz,
-    PiecewiseConstant,
-    Weibull,
-)
+from .simulate.hazards import BaselineHazard
 from .spec_reader import Section
 from .study.registry import study_design_names
 
 PRESET_PACKAGE = "reawaken.findings.presets"
 COVARIATE_KINDS = ("normal", "binary", "categorical")
-BASELINE_FAMILIES = ("exponential", "weibull", "gompertz", "piecewise")
 TIME_RESOLUTIONS = ("day", "exact")
+#: The top-level keys of a scenario file.
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "finding",
+    "n",
+    "outcome_label",
+    "competing_label",
+    "followup",
+    "covariates",
+    "outcome",
+    "effect",
+    "infection",
+    "death",
+    "testing",
+    "design",
+    "biases",
+    "negative_control",
+    "calibration",
+)
 
 
 @dataclass(frozen=True)
@@ -207,44 +225,6 @@ class Scenario:
 # ----------------------------------------------------------------------------------- parsing
 
 
-def _parse_baseline(data: Any, path: str) -> BaselineHazard:
-    allowed = {
-        "exponential": ("family", "rate_per_year"),
-        "weibull": ("family", "shape", "scale_years"),
-        "gompertz": ("family", "rate_per_year", "shape_per_year"),
-        "piecewise": ("family", "breaks_years", "rate_per_year"),
-    }
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"scenario key '{path}' must be a table with a 'family' key")
-    family = Section({"family": data.get("family")}, path, ("family",)).choice(
-        "family", BASELINE_FAMILIES
-    )
-    sec = Section(data, path, allowed[family])
-    if family == "exponential":
-        return Exponential(sec.number("rate_per_year", lo=0, lo_open=True) / DAYS_PER_YEAR)
-    if family == "weibull":
-        return Weibull(
-            sec.number("shape", lo=0, lo_open=True),
-            sec.number("scale_years", lo=0, lo_open=True) * DAYS_PER_YEAR,
-        )
-    if family == "gompertz":
-        return Gompertz(
-            sec.number("rate_per_year", lo=0, lo_open=True) / DAYS_PER_YEAR,
-            sec.number("shape_per_year") / DAYS_PER_YEAR,
-        )
-    breaks = sec.numbers("breaks_years", lo=0)
-    rates = sec.numbers("rate_per_year", lo=0)
-    if breaks[0] != 0 or any(b <= a for a, b in itertools.pairwise(breaks)):
-        raise ScenarioError(f"scenario key '{path}.breaks_years' must start at 0 and increase")
-    if len(rates) != len(breaks):
-        raise ScenarioError(
-            f"scenario key '{path}.rate_per_year' needs one rate per break ({len(breaks)})"
-        )
-    return PiecewiseConstant(
-        tuple(b * DAYS_PER_YEAR for b in breaks), tuple(r / DAYS_PER_YEAR for r in rates)
-    )
-
-
 def _parse_covariate(data: Any, path: str) -> CovariateSpec:
     allowed = {
         "normal": ("name", "kind", "mean", "sd", "lower", "upper", "center", "observed"),
@@ -324,31 +304,10 @@ def _parse_hazard_model(
 ) -> tuple[HazardModel, Section]:
     sec = Section(data, path, ("baseline", "log_hr", *extra))
     model = HazardModel(
-        _parse_baseline(sec.raw("baseline"), sec.key("baseline")),
+        parse_baseline(sec.raw("baseline"), sec.key("baseline")),
         _parse_log_hr(sec.raw("log_hr", {}), sec.key("log_hr"), covariates),
     )
     return model, sec
-
-
-def _parse_profile(data: Any, path: str) -> EffectProfile:
-    sec = Section(data, path, ("window_start_days", "hazard_ratio"))
-    starts = sec.numbers("window_start_days", [0.0], lo=0)
-    hrs = sec.numbers("hazard_ratio", lo=0)
-    if starts[0] != 0 or any(b <= a for a, b in itertools.pairwise(starts)):
-        raise ScenarioError(f"scenario key '{path}.window_start_days' must start at 0 and increase")
-    if len(hrs) != len(starts):
-        raise ScenarioError(
-            f"scenario key '{path}.hazard_ratio' needs one value per window ({len(starts)})"
-        )
-    return EffectProfile(starts, hrs)
-
-
-def _parse_intensity(sec: Section, multiplier: float = 1.0) -> CalendarIntensity:
-    """Monthly rates (the wave shape) times ``multiplier`` (the level, e.g. solved by
-    ``reawaken calibrate`` for an exposed share)."""
-    return CalendarIntensity(
-        tuple(r * multiplier for r in sec.numbers("monthly_rate_per_year", lo=0))
-    )
 
 
 def _parse_biases(data: Any) -> BiasSpec:
@@ -393,34 +352,10 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
     )
 
 
-@checked
-def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
-    """Validate a parsed TOML mapping and build a :class:`Scenario`."""
-    top = Section(
-        data,
-        "",
-        (
-            "name",
-            "description",
-            "finding",
-            "n",
-            "outcome_label",
-            "competing_label",
-            "followup",
-            "covariates",
-            "outcome",
-            "effect",
-            "infection",
-            "death",
-            "testing",
-            "design",
-            "biases",
-            "negative_control",
-            "calibration",
-        ),
-    )
+def _parse_followup(data: Any) -> FollowUp:
+    """The ``[followup]`` table: calendar origin, study end, accrual, loss and time resolution."""
     fu = Section(
-        top.raw("followup"),
+        data,
         "followup",
         ("origin_date", "end_day", "accrual_days", "loss_rate_per_year", "time_resolution"),
     )
@@ -440,71 +375,94 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     )
     if followup.accrual_days >= followup.end_day:
         raise ScenarioError("scenario key 'followup.accrual_days' must be below 'followup.end_day'")
-    raw_covs = top.raw("covariates", [])
-    if not isinstance(raw_covs, list):
+    return followup
+
+
+def _parse_covariates(data: Any) -> tuple[CovariateSpec, ...]:
+    """The ``[[covariates]]`` array of tables, with distinct names."""
+    if not isinstance(data, list):
         raise ScenarioError("scenario key 'covariates' must be an array of tables ([[covariates]])")
-    covariates = tuple(_parse_covariate(c, f"covariates[{i}]") for i, c in enumerate(raw_covs))
+    covariates = tuple(_parse_covariate(c, f"covariates[{i}]") for i, c in enumerate(data))
     names = [c.name for c in covariates]
     if len(set(names)) != len(names):
         raise ScenarioError(f"scenario key 'covariates' has duplicate names: {names}")
-    outcome, _ = _parse_hazard_model(top.raw("outcome"), "outcome", covariates)
-    death, death_sec = _parse_hazard_model(
-        top.raw("death"), "death", covariates, extra=("after_infection",)
-    )
-    death_after = (
-        _parse_profile(death_sec.raw("after_infection"), "death.after_infection")
-        if death_sec.has("after_infection")
+    return covariates
+
+
+def _parse_death(
+    data: Any, covariates: tuple[CovariateSpec, ...]
+) -> tuple[HazardModel, EffectProfile]:
+    """The ``[death]`` table: the competing-death model and its profile after infection."""
+    death, sec = _parse_hazard_model(data, "death", covariates, extra=("after_infection",))
+    after = (
+        parse_profile(sec.raw("after_infection"), "death.after_infection")
+        if sec.has("after_infection")
         else EffectProfile()
     )
+    return death, after
+
+
+def _parse_infection(data: Any, covariates: tuple[CovariateSpec, ...]) -> InfectionSpec:
+    """The ``[infection]`` table: monthly rates x multiplier, log HRs, documentation."""
     inf = Section(
-        top.raw("infection"),
+        data,
         "infection",
         ("monthly_rate_per_year", "rate_multiplier", "log_hr", "documented_probability"),
     )
-    infection = InfectionSpec(
-        _parse_intensity(inf, inf.number("rate_multiplier", 1.0, lo=0, lo_open=True)),
+    return InfectionSpec(
+        parse_intensity(inf, inf.number("rate_multiplier", 1.0, lo=0, lo_open=True)),
         _parse_log_hr(inf.raw("log_hr", {}), "infection.log_hr", covariates),
         inf.number("documented_probability", 1.0, lo=0, hi=1),
     )
-    testing = None
-    if top.has("testing"):
-        ts = Section(
-            top.raw("testing"), "testing", ("monthly_rate_per_year", "log_hr", "select_tested")
-        )
-        select = ts.raw("select_tested", True)
-        if not isinstance(select, bool):
-            raise ScenarioError("scenario key 'testing.select_tested' must be true or false")
-        testing = TestingSpec(
-            _parse_intensity(ts),
-            _parse_log_hr(ts.raw("log_hr", {}), "testing.log_hr", covariates),
-            select,
-        )
+
+
+def _parse_testing(data: Any, covariates: tuple[CovariateSpec, ...]) -> TestingSpec:
+    """The ``[testing]`` table: monthly test rates, log HRs, test-negative selection."""
+    ts = Section(data, "testing", ("monthly_rate_per_year", "log_hr", "select_tested"))
+    select = ts.raw("select_tested", True)
+    if not isinstance(select, bool):
+        raise ScenarioError("scenario key 'testing.select_tested' must be true or false")
+    return TestingSpec(
+        parse_intensity(ts),
+        _parse_log_hr(ts.raw("log_hr", {}), "testing.log_hr", covariates),
+        select,
+    )
+
+
+def _parse_negative_control(
+    data: Any, covariates: tuple[CovariateSpec, ...]
+) -> NegativeControlSpec:
+    """The ``[negative_control]`` table: its hazard model and label."""
+    model, sec = _parse_hazard_model(data, "negative_control", covariates, extra=("label",))
+    return NegativeControlSpec(model, sec.text("label", "negative-control outcome"))
+
+
+@checked
+def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
+    """Validate a parsed TOML mapping and build a :class:`Scenario`."""
+    top = Section(data, "", TOP_LEVEL_KEYS)
+    followup = _parse_followup(top.raw("followup"))
+    covariates = _parse_covariates(top.raw("covariates", []))
+    outcome, _ = _parse_hazard_model(top.raw("outcome"), "outcome", covariates)
+    death, death_after = _parse_death(top.raw("death"), covariates)
+    infection = _parse_infection(top.raw("infection"), covariates)
+    testing = _parse_testing(top.raw("testing"), covariates) if top.has("testing") else None
     design = _parse_design(top.raw("design"), covariates) if top.has("design") else None
     biases = _parse_biases(top.raw("biases")) if top.has("biases") else BiasSpec()
-    negative_control = None
-    if top.has("negative_control"):
-        nc_model, nc_sec = _parse_hazard_model(
-            top.raw("negative_control"), "negative_control", covariates, extra=("label",)
-        )
-        negative_control = NegativeControlSpec(
-            nc_model, nc_sec.text("label", "negative-control outcome")
-        )
-    calibration = top.raw("calibration", None)
-    if calibration is not None and not isinstance(calibration, Mapping):
-        raise ScenarioError(
-            "scenario key 'calibration' must be a table ([calibration]), as written by "
-            "`reawaken calibrate`"
-        )
-    finding = top.raw("finding", None)
-    if finding is not None and not isinstance(finding, str):
-        raise ScenarioError("scenario key 'finding' must be a string naming a reported finding")
+    negative_control = (
+        _parse_negative_control(top.raw("negative_control"), covariates)
+        if top.has("negative_control")
+        else None
+    )
+    calibration = parse_calibration(top.raw("calibration", None))
+    finding = parse_finding(top.raw("finding", None))
     return Scenario(
         name=top.text("name"),
         n=int(top.number("n", lo=1, integer=True)),
         followup=followup,
         covariates=covariates,
         outcome=outcome,
-        effect=_parse_profile(top.raw("effect"), "effect"),
+        effect=parse_profile(top.raw("effect"), "effect"),
         infection=infection,
         death=death,
         death_after_infection=death_after,
@@ -516,7 +474,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         outcome_label=top.text("outcome_label", "outcome"),
         competing_label=top.text("competing_label", "competing death"),
         finding=finding,
-        calibration=None if calibration is None else dict(calibration),
+        calibration=calibration,
     )
 
 
