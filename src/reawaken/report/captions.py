@@ -92,9 +92,10 @@ def _values_at_end(fig: Figure) -> tuple[float, dict[str, float]]:
     return end, values
 
 
-def curve_caption(cert: Certificate, name: str, fig: Figure) -> str:
-    """Caption of a one-cohort curve figure (``km_one_cohort`` or ``cif_one_cohort``)."""
-    outcome = cert.finding.outcome or "the outcome"
+def curve_caption(name: str, fig: Figure, outcome: str = "") -> str:
+    """Caption of a one-cohort curve figure (``km_one_cohort`` or ``cif_one_cohort``); a
+    zoomed y axis is stated with the gap between the curves at their common last day."""
+    outcome = outcome or "the outcome"
     if name.startswith("km"):
         text = (
             f"Kaplan–Meier curves of freedom from {outcome} for the exposed and their matched "

@@ -86,7 +86,7 @@ def _finding_blocks(cert: Certificate, figures: dict[str, Path]) -> list[Block]:
               Block("p", cert.provenance), *_assumed_note(cert),
               Block("h3", "Reproduction"), Block("p", _pass_text()),
               Block("table", table=reproduction_table(cert))]
-    fig = {name: path for name, path in figures.items()}
+    fig = figures
     blocks += [Block("figure", captions.sampling_caption(cert), path=fig["sampling_distribution"])]
     blocks += [
         Block("h3", "Is the inference honest?"),
@@ -109,8 +109,10 @@ def _finding_blocks(cert: Certificate, figures: dict[str, Path]) -> list[Block]:
     curves = [n for n in fig if n.endswith("_one_cohort")]
     if curves:
         blocks += [Block("h3", "One simulated cohort"), Block("p", captions.one_cohort_intro(cert))]
-        blocks += [Block("figure", captions.curve_caption(cert, n, cert.figures[n]), path=fig[n])
-                   for n in curves]
+        blocks += [
+            Block("figure", captions.curve_caption(n, cert.figures[n], f.outcome), path=fig[n])
+            for n in curves
+        ]
     return blocks
 
 
@@ -136,10 +138,17 @@ def _inline_html(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+def _html_cell(value: object) -> str:
+    text = str(value)
+    if text in ("PASS", "FAIL"):
+        return f"<td class='{text.lower()}'>{text}</td>"
+    return f"<td>{_inline_html(text)}</td>"
+
+
 def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_inline_html(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(_html_cell(v) for v in row) + "</tr>"
         for row in df.itertuples(index=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -73,3 +73,20 @@ def plain_log_ticks(axis) -> None:
 
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+#: Candidate tick values of a ratio axis; :func:`ratio_ticks` shows those inside the range.
+RATIO_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def ratio_ticks(axis, low: float, high: float) -> None:
+    """At most five plain ticks (1, 1.5, 2, 3, ...) on a log-scaled ratio axis over
+    ``[low, high]``, 1 kept when inside; no minor labels (they collide on short ranges)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    inside = [t for t in RATIO_TICKS if low <= t <= high]
+    while len(inside) > 5:
+        inside = sorted({*inside[::2], *([1.0] if 1.0 in inside else [])})
+    axis.set_major_locator(FixedLocator(inside or [low, high]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())

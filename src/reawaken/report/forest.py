@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..findings import ReportedFinding
-from .figures import PUBLICATION_RC, plain_log_ticks
+from .figures import PUBLICATION_RC, ratio_ticks
 from .labels import MEASURE_NAMES, short_title
 
 Z95 = 1.959963984540054
@@ -75,7 +75,10 @@ def _panel(ax, part: pd.DataFrame, measure: str) -> None:
     ax.set_ylim(-0.6, n - 0.4)
     ax.axvline(1.0, color="grey", lw=0.8)
     ax.set_xscale("log")
-    plain_log_ticks(ax.xaxis)
+    low = min(part["ci_low"].min(), 1.0) / 1.1
+    high = max(part["ci_high"].max(), 1.0) * 1.1
+    ax.set_xlim(low, high)
+    ratio_ticks(ax.xaxis, low, high)
     name = MEASURE_NAMES.get(measure, measure)
     ax.set_xlabel(f"{name} ({measure}), 95% CI, log scale; 1 = no effect")
     ax.set_title(f"{name[0].upper()}{name[1:]}s", loc="left")

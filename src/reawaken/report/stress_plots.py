@@ -1,7 +1,7 @@
 """Stress-battery figure: mean estimate vs bias strength, one small panel per mechanism.
 
 Panels sit two to a row so that the figure stays legible at the width of a report page; one
-legend for all panels sits above them. Each panel's x axis says what its strength means, its
+legend for all panels sits below them. Each panel's x axis says what its strength means, its
 y axis (log scale) carries a few plain ticks, and a cell that was not usable (too many failed
 or separated replicates, :mod:`reawaken.sensitivity.stress`) is drawn as a hollow marker.
 """
@@ -15,27 +15,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ..sensitivity.stress import MECHANISMS
-from .figures import PUBLICATION_RC
+from .figures import PUBLICATION_RC, ratio_ticks
 from .labels import mechanism_label
 
-#: Candidate tick values of a ratio axis; a panel shows those inside its range (at most 5).
-RATIO_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 50.0, 100.0)
 STRESS_RC = {**PUBLICATION_RC, "font.size": 9, "axes.titlesize": 10, "xtick.labelsize": 8.5,
              "ytick.labelsize": 8.5, "axes.labelsize": 8.5, "legend.fontsize": 9}
-
-
-def ratio_ticks(axis, low: float, high: float) -> None:
-    """At most five plain ticks (1, 1.5, 2, 3, ...) on a log-scaled ratio axis over
-    ``[low, high]``; no minor labels."""
-    inside = [t for t in RATIO_TICKS if low <= t <= high]
-    while len(inside) > 5:
-        inside = inside[::2] if 1.0 not in inside else sorted({1.0, *inside[::2]})
-    axis.set_major_locator(FixedLocator(inside or [low, high]))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_locator(NullLocator())
 
 
 def _draw_truth(ax, rows: pd.DataFrame, style: str, color: str) -> list[float]:

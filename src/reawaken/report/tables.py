@@ -67,14 +67,26 @@ def design_table(cert: Certificate) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+#: The battery cuts a failed replicate's message to this many characters.
+NOTE_CUT = 120
+
+
+def _note(note: str) -> str:
+    """The battery's note with a message it cut short ending at a word and an ellipsis."""
+    head, sep, message = str(note).partition("separated: ")
+    if sep and len(message) >= NOTE_CUT:
+        message = message[: message.rfind(" ")].rstrip(" (:;,") + "…"
+    return head + sep + message
+
+
 def _tipping_cell(t) -> str:
     if t.status == "reached":
         return f"{t.tipping_point:.3g}"
     if not np.isfinite(t.max_strength):
-        return f"undetermined: the weakest strength already failed ({t.note})"
+        return f"undetermined: the weakest strength already failed ({_note(t.note)})"
     if t.status == "not reached":
         return f"not reached up to {t.max_strength:g}"
-    return f"not reached up to {t.max_strength:g}; undetermined beyond ({t.note})"
+    return f"not reached up to {t.max_strength:g}; undetermined beyond ({_note(t.note)})"
 
 
 def tipping_table(cert: Certificate) -> pd.DataFrame:
