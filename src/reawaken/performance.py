@@ -163,14 +163,40 @@ def performance(
     0.96
     """
     df = data if isinstance(data, pd.DataFrame) else data.data
+    _check_options(df, se_column, level, alpha)
+    est = df["log_estimate"].to_numpy(dtype=float)
+    if not (true_log_effect_mcse >= 0):
+        raise ReawakenError(f"true_log_effect_mcse must be >= 0, got {true_log_effect_mcse}")
+    x, s, p = _usable_replicates(df, est, se_column)
+    theta = float(true_log_effect)
+    rows = _measure_rows(x, s, p, theta, true_log_effect_mcse, level, alpha)
+    table = pd.DataFrame(rows, columns=["measure", "estimate", "mcse"])
+    table[["estimate", "mcse"]] = table[["estimate", "mcse"]].astype("float64")
+    return Performance(
+        table,
+        x.size,
+        len(df) - x.size,
+        theta,
+        float(level),
+        float(alpha),
+        float(true_log_effect_mcse),
+        se_column,
+    )
+
+
+def _check_options(df: pd.DataFrame, se_column: str, level: float, alpha: float) -> None:
+    """Reject a replicate table without the needed columns, and a level or alpha outside (0, 1)."""
     missing = [c for c in ("log_estimate", se_column, "p_value") if c not in df.columns]
     if missing:
         raise AnalysisError(f"replicate table lacks column(s) {missing}; fix: use run_replicates")
     if not (0 < level < 1 and 0 < alpha < 1):
         raise ReawakenError(f"level and alpha must lie in (0, 1), got {level} and {alpha}")
-    est = df["log_estimate"].to_numpy(dtype=float)
-    if not (true_log_effect_mcse >= 0):
-        raise ReawakenError(f"true_log_effect_mcse must be >= 0, got {true_log_effect_mcse}")
+
+
+def _usable_replicates(
+    df: pd.DataFrame, est: np.ndarray, se_column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimates, SEs and p-values of the replicates with a finite estimate and SE, no error."""
     se = df[se_column].to_numpy(dtype=float)
     ok = np.isfinite(est) & np.isfinite(se)
     if "error" in df.columns:
@@ -181,23 +207,36 @@ def performance(
             f"performance needs at least 2 replicates with an estimate, got {n} of {len(df)}; "
             "fix: run more replicates or a larger cohort"
         )
-    theta = float(true_log_effect)
     x, s = est[ok], se[ok]
     if se_column == "se":
         p = df["p_value"].to_numpy(dtype=float)[ok]
     else:
         p = 2 * stats.norm.sf(np.abs(x) / s)
+    return x, s, p
+
+
+def _measure_rows(
+    x: np.ndarray,
+    s: np.ndarray,
+    p: np.ndarray,
+    theta: float,
+    theta_mcse: float,
+    level: float,
+    alpha: float,
+) -> list[tuple[str, float, float]]:
+    """``(measure, estimate, MCSE)`` of :data:`MEASURES` (Morris et al. 2019 Table 6)."""
+    n = x.size
     z = float(stats.norm.ppf(0.5 + level / 2))
     mean = x.mean()
     emp = x.std(ddof=1)
     mc_mean = emp / np.sqrt(n)
-    mc_bias = float(np.hypot(mc_mean, true_log_effect_mcse))
+    mc_bias = float(np.hypot(mc_mean, theta_mcse))
     var_i = s**2
     mod = np.sqrt(var_i.mean())
     v = var_i.var(ddof=1)
     sq = (x - theta) ** 2
     mse = sq.mean()
-    rows = [
+    return [
         ("mean_log_estimate", mean, mc_mean),
         ("bias", mean - theta, mc_bias),
         (
@@ -217,18 +256,6 @@ def performance(
         _proportion("bias_eliminated_coverage", np.abs(x - mean) <= z * s),
         _proportion("rejection_rate", p < alpha),
     ]
-    table = pd.DataFrame(rows, columns=["measure", "estimate", "mcse"])
-    table[["estimate", "mcse"]] = table[["estimate", "mcse"]].astype("float64")
-    return Performance(
-        table,
-        n,
-        len(df) - n,
-        theta,
-        float(level),
-        float(alpha),
-        float(true_log_effect_mcse),
-        se_column,
-    )
 
 
 def _proportion(name: str, hits: np.ndarray, known: bool = True) -> tuple[str, float, float]:
