@@ -329,6 +329,7 @@ def risk_set_moments(
     sums over the rows.
     """
     total = np.zeros((index.n_event_times, z_by_stop.shape[0]))
+    unit = bool(np.all(r == 1.0))  # (at beta = 0) z * 1 is z, bit for bit: no products
     for order, z, bounds, lo, hi, sign in (
         (index.stop_order, z_by_stop, index.stop_bounds, index.stop_lo_seg, index.stop_hi_seg, 1.0),
         (
@@ -343,15 +344,16 @@ def risk_set_moments(
         if order.size == 0:
             continue
         rs = r[order]
-        segs = np.empty((z.shape[0], bounds.size))
+        prefix = np.empty((z.shape[0], bounds.size + 1))  # 0, then cumulative segment sums
+        prefix[:, 0] = 0.0
+        segs = prefix[:, 1:]
         products = np.empty((min(_TERM_BLOCK, z.shape[0]), rs.size))  # bounded, reused
         for lo_term in range(0, z.shape[0], _TERM_BLOCK):
             block = z[lo_term : lo_term + _TERM_BLOCK]
-            np.multiply(block, rs, out=products[: block.shape[0]])
-            segs[lo_term : lo_term + _TERM_BLOCK] = np.add.reduceat(
-                products[: block.shape[0]], bounds, axis=1
-            )
-        prefix = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(segs, axis=1)], axis=1)
+            if not unit:
+                block = np.multiply(block, rs, out=products[: block.shape[0]])
+            segs[lo_term : lo_term + _TERM_BLOCK] = np.add.reduceat(block, bounds, axis=1)
+        np.cumsum(segs, axis=1, out=segs)
         total += sign * (prefix[:, hi] - prefix[:, lo]).T
     if source is not None:
         total = _expand_terms(total, source)
