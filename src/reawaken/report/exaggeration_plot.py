@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
@@ -68,6 +69,26 @@ def plot_exaggeration(
         Two panels sharing a log-scaled ratio axis, built under ``PUBLICATION_RC``; simulated
         exaggeration ratios are shown as points with +-1.96 Monte Carlo SE bars.
     """
+    table, alpha, reported = _exaggeration_input(result_or_table, reported)
+    t = table.sort_values("true_ratio", kind="stable")
+    x = t["true_ratio"].to_numpy(float)
+    with mpl.rc_context(PUBLICATION_RC):
+        fig = Figure(figsize=(4.8, 5.0), dpi=PUBLICATION_RC["savefig.dpi"], layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        _draw_exaggeration(top, t, x)
+        _draw_power(bottom, t, x, alpha)
+        if reported is not None:
+            _mark_reported(top, bottom, reported)
+        _log_axis(bottom.xaxis, x, data_ticks=True)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def _exaggeration_input(
+    result_or_table: DesignAnalysis | pd.DataFrame, reported: float | None
+) -> tuple[pd.DataFrame, float | None, float | None]:
+    """The table with the needed columns, the test size if known, and the ratio to mark."""
     where = "plot_exaggeration"
     alpha = None
     if isinstance(result_or_table, DesignAnalysis):
@@ -78,55 +99,56 @@ def plot_exaggeration(
     else:
         table = require_frame(result_or_table, where)
     require_columns(table, ["true_ratio", "power", "exaggeration"], where)
-    t = table.sort_values("true_ratio", kind="stable")
-    x = t["true_ratio"].to_numpy(float)
-    with mpl.rc_context(PUBLICATION_RC):
-        fig = Figure(figsize=(4.8, 5.0), dpi=PUBLICATION_RC["savefig.dpi"], layout="constrained")
-        top, bottom = fig.subplots(2, 1, sharex=True)
-        top.plot(x, t["exaggeration"], marker="o", ms=3.5, lw=1.4, color="C0", label="exact")
-        if "exaggeration_sim" in t.columns and np.isfinite(t["exaggeration_sim"]).any():
-            err = 1.96 * t["exaggeration_sim_mcse"] if "exaggeration_sim_mcse" in t else None
-            top.errorbar(
-                x,
-                t["exaggeration_sim"],
-                yerr=err,
-                ls="none",
-                marker="x",
-                ms=4,
-                color="C3",
-                label="simulated",
-            )
-            top.legend(frameon=False, loc="best")
-        top.axhline(1.0, color="0.6", lw=0.8, ls=":")
-        top.set_yscale("log")
-        top.set_xscale("log")
-        _log_axis(top.yaxis, np.append(t["exaggeration"].to_numpy(float), 1.0), data_ticks=False)
-        top.set_ylabel("Exaggeration ratio (type M)")
-        bottom.plot(x, t["power"], marker="o", ms=3.5, lw=1.4, color="C0", label="power")
-        if "type_s" in t.columns:
-            bottom.plot(
-                x, t["type_s"], marker="s", ms=3, lw=1.2, color="C1", label="type S error rate"
-            )
-        if alpha is not None:
-            bottom.axhline(alpha, color="0.6", lw=0.8, ls=":", label=f"alpha = {alpha:g}")
-        bottom.set_ylim(0.0, 1.02)
-        bottom.set_ylabel("Probability")
-        bottom.set_xlabel("Assumed true ratio (log scale)")
-        bottom.legend(frameon=False, loc="best")
-        if reported is not None:
-            for ax in (top, bottom):
-                ax.axvline(reported, color="0.3", lw=1.0, ls="--")
-            top.annotate(
-                f"reported {reported:g}",
-                (reported, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(3, -3),
-                textcoords="offset points",
-                ha="left",
-                va="top",
-                fontsize=8,
-            )
-        _log_axis(bottom.xaxis, x, data_ticks=True)
-        if title:
-            fig.suptitle(title)
-    return fig
+    return table, alpha, reported
+
+
+def _draw_exaggeration(ax: Axes, t: pd.DataFrame, x: np.ndarray) -> None:
+    """Top panel: exact exaggeration ratios, simulated ones with +-1.96 MCSE bars, the line at 1."""
+    ax.plot(x, t["exaggeration"], marker="o", ms=3.5, lw=1.4, color="C0", label="exact")
+    if "exaggeration_sim" in t.columns and np.isfinite(t["exaggeration_sim"]).any():
+        err = 1.96 * t["exaggeration_sim_mcse"] if "exaggeration_sim_mcse" in t else None
+        ax.errorbar(
+            x,
+            t["exaggeration_sim"],
+            yerr=err,
+            ls="none",
+            marker="x",
+            ms=4,
+            color="C3",
+            label="simulated",
+        )
+        ax.legend(frameon=False, loc="best")
+    ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    _log_axis(ax.yaxis, np.append(t["exaggeration"].to_numpy(float), 1.0), data_ticks=False)
+    ax.set_ylabel("Exaggeration ratio (type M)")
+
+
+def _draw_power(ax: Axes, t: pd.DataFrame, x: np.ndarray, alpha: float | None) -> None:
+    """Bottom panel: power, the type S error rate if given, and the test size if known."""
+    ax.plot(x, t["power"], marker="o", ms=3.5, lw=1.4, color="C0", label="power")
+    if "type_s" in t.columns:
+        ax.plot(x, t["type_s"], marker="s", ms=3, lw=1.2, color="C1", label="type S error rate")
+    if alpha is not None:
+        ax.axhline(alpha, color="0.6", lw=0.8, ls=":", label=f"alpha = {alpha:g}")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_ylabel("Probability")
+    ax.set_xlabel("Assumed true ratio (log scale)")
+    ax.legend(frameon=False, loc="best")
+
+
+def _mark_reported(top: Axes, bottom: Axes, reported: float) -> None:
+    """A dashed vertical line at the reported ratio in both panels, labelled in the top one."""
+    for ax in (top, bottom):
+        ax.axvline(reported, color="0.3", lw=1.0, ls="--")
+    top.annotate(
+        f"reported {reported:g}",
+        (reported, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, -3),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=8,
+    )
