@@ -50,7 +50,7 @@ from .analysis.cox import fit_cox, fit_matched_cox, fit_naive_ever_exposed, hr_b
 from .analysis.diagnostics import ph_test
 from .analysis.finegray import fit_fine_gray
 from .analysis.formula import drop_variable, formula_variables
-from .analysis.km import kaplan_meier
+from .analysis.km import KaplanMeierResult, kaplan_meier
 from .analysis.matched_or import matched_odds_ratio
 from .analysis.matched_variance import matched_score_test
 from .analysis.results import ModelResult
@@ -63,6 +63,7 @@ from .analyze_output import (
     survival_rows,
 )
 from .checks import checked
+from .design.balance import MatchReport
 from .design.episodes import split_at_exposure
 from .design.matching import match_exposure_density
 from .errors import AnalysisError
@@ -409,6 +410,35 @@ def _matched(
         covariates=covs,
     )
     data = matched.data
+    estimates, model_notes = _matched_models(data, cause, ties)
+    score = matched_score_test(data, cause=cause)
+    arm = data.assign(arm=np.where(data["exposed"] == 1, "exposed", "matched controls"))
+    km = kaplan_meier(arm, duration="time", event=schema.EVENT, group="arm", cause=cause)
+    notes = [
+        *matched.report.summary().splitlines(),
+        *model_notes,
+        *_matched_variance_notes(matched.report),
+        "curves by arm are descriptive (no CIs, no Gray's test): persons recur across matched "
+        "sets, which Greenwood and Aalen-Johansen variances ignore; compare arms with the "
+        "models' shared-members SEs and the robust score test",
+    ]
+    return AnalysisOutput(
+        "matched_cox",
+        pd.concat(estimates, ignore_index=True),
+        _tests_frame([(score.method, score.statistic, score.df, score.p_value)]),
+        matched.report.balance,
+        tuple(notes),
+        _matched_figures(arm, km, cause, matched.report),
+        survival=survival_rows(
+            km, "Kaplan-Meier by arm (rows of all sets; descriptive, no CI)", times
+        ).assign(ci_low=np.nan, ci_high=np.nan),
+    )
+
+
+def _matched_models(
+    data: pd.DataFrame, cause: int, ties: str
+) -> tuple[list[pd.DataFrame], list[str]]:
+    """Estimate rows of the matched Cox, OR and (with competing events) Fine-Gray models."""
     cox = fit_matched_cox(data, cause=cause, ties=ties)
     odds = matched_odds_ratio(data, cause=cause)
     counts = person_counts(data[schema.ID].to_numpy(), data[schema.EVENT] == cause)
@@ -416,7 +446,7 @@ def _matched(
         estimate_rows(cox, "matched Cox (set-stratified, shared-members SE)", counts),
         estimate_rows(odds, "matched OR (conditional logistic, shared-members SE)", counts),
     ]
-    notes = [line for line in matched.report.summary().splitlines()]
+    notes = []
     if (data[schema.EVENT] > 0).any() and (data[schema.EVENT] != cause).any():
         try:
             fg = fit_fine_gray(
@@ -432,28 +462,26 @@ def _matched(
             estimates.append(estimate_rows(fg, label, counts, ["exposed"]))
         except AnalysisError as exc:
             notes.append(f"Fine-Gray model not estimable: {exc}")
-    score = matched_score_test(data, cause=cause)
-    tests = [(score.method, score.statistic, score.df, score.p_value)]
-    notes.extend(_matched_variance_notes(matched.report))
-    arm = data.assign(arm=np.where(data["exposed"] == 1, "exposed", "matched controls"))
-    figures = {}
-    km = kaplan_meier(arm, duration="time", event=schema.EVENT, group="arm", cause=cause)
+    return estimates, notes
+
+
+def _matched_figures(
+    arm: pd.DataFrame, km: KaplanMeierResult, cause: int, report: MatchReport
+) -> dict[str, Figure]:
+    """KM and cumulative incidence by arm (descriptive, no CIs) and the Love plot."""
     # Greenwood/Aalen-Johansen CIs and Gray's test assume independent rows, which reused
     # persons break: the curves are drawn as descriptions only; the shared-members SEs of the
     # models and the robust score test carry the inference.
-    figures["km"] = plot_curves_with_at_risk(
-        km.table,
-        km.at_risk,
-        estimate="survival",
-        ylabel="Outcome-free survival",
-        title="Kaplan-Meier by arm (descriptive: persons recur across sets, so no CIs)",
-        ci=False,
-    )
-    notes.append(
-        "curves by arm are descriptive (no CIs, no Gray's test): persons recur across matched "
-        "sets, which Greenwood and Aalen-Johansen variances ignore; compare arms with the "
-        "models' shared-members SEs and the robust score test"
-    )
+    figures = {
+        "km": plot_curves_with_at_risk(
+            km.table,
+            km.at_risk,
+            estimate="survival",
+            ylabel="Outcome-free survival",
+            title="Kaplan-Meier by arm (descriptive: persons recur across sets, so no CIs)",
+            ci=False,
+        )
+    }
     fig = _cif_figure(
         arm,
         "time",
@@ -465,19 +493,9 @@ def _matched(
     )
     if fig is not None:
         figures["cif"] = fig
-    if len(matched.report.balance):
-        figures["love"] = love_plot(matched.report)
-    return AnalysisOutput(
-        "matched_cox",
-        pd.concat(estimates, ignore_index=True),
-        _tests_frame(tests),
-        matched.report.balance,
-        tuple(notes),
-        figures,
-        survival=survival_rows(
-            km, "Kaplan-Meier by arm (rows of all sets; descriptive, no CI)", times
-        ).assign(ci_low=np.nan, ci_high=np.nan),
-    )
+    if len(report.balance):
+        figures["love"] = love_plot(report)
+    return figures
 
 
 def _matched_variance_notes(report) -> list[str]:
