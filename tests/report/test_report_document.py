@@ -215,3 +215,19 @@ def test_one_cohort_is_introduced_with_its_own_estimate(small_report):
 def test_a_failed_one_cohort_analysis_says_why(small_report):
     cert = replace(small_report.certificates[0], one_cohort=None, one_cohort_note="no events")
     assert "could not be fitted to it (no events)" in captions.one_cohort_intro(cert)
+
+
+def test_bad_input_says_what_and_how_to_fix(tmp_path):
+    from reawaken.errors import AnalysisError, InputFileError
+    from reawaken.report.document import write_report
+
+    with pytest.raises(AnalysisError, match=r"forest_rows.*se_model"):
+        forest_rows(load_finding("ukb_cancer_mortality"), pd.DataFrame({"log_estimate": [0.1]}))
+    with pytest.raises(AnalysisError, match=r"forest_figure.*no rows"):
+        forest_figure(pd.DataFrame(columns=["finding", "measure", "label", "estimate", "ci_low",
+                                            "ci_high", "kind", "assumed"]))
+    with pytest.raises(AnalysisError, match=r"plot_stress.*mean_log_estimate"):
+        plot_stress(pd.DataFrame({"mechanism": ["x"], "strength": [0.0], "true_effect": [1.0]}),
+                    reported=1.5)
+    with pytest.raises(InputFileError, match="no certificate to report; fix:"):
+        write_report([], tmp_path, seed=1, reps=1)

@@ -204,6 +204,8 @@ def render_markdown(blocks: list[Block], out: Path) -> str:
 
 
 def _check_names(certificates: list[Certificate]) -> None:
+    if not certificates:
+        raise InputFileError("no certificate to report; fix: pass at least one certificate")
     names = [check_name(cert.finding.name, "finding name") for cert in certificates]
     if len(set(names)) != len(names):
         raise InputFileError(
@@ -226,8 +228,8 @@ def write_report(
     Raises
     ------
     InputFileError
-        Before writing anything, if a finding name is unsafe as a file name or two findings
-        share a name.
+        Before writing anything, if there is no certificate, a finding name is unsafe as a
+        file name or two findings share a name.
     """
     _check_names(certificates)
     out = Path(out_dir)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 
 from ..io import write_bytes_atomic
@@ -79,7 +80,7 @@ def plain_log_ticks(axis) -> None:
 RATIO_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 50.0, 100.0)
 
 
-def ratio_ticks(axis, low: float, high: float) -> None:
+def ratio_ticks(axis: Axis, low: float, high: float) -> None:
     """At most five plain ticks (1, 1.5, 2, 3, ...) on a log-scaled ratio axis over
     ``[low, high]``, 1 kept when inside; no minor labels (they collide on short ranges)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator

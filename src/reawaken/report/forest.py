@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..checks import checked
 from ..findings import ReportedFinding
+from ..inputs import require_columns, require_frame
 from .figures import PUBLICATION_RC, ratio_ticks
 from .labels import MEASURE_NAMES, short_title
 
@@ -36,9 +38,32 @@ def _median_ci(log_est: pd.Series, se: pd.Series) -> tuple[float, float, float]:
     )
 
 
+@checked(skip=("replicates",))
 def forest_rows(finding: ReportedFinding, replicates: pd.DataFrame) -> pd.DataFrame:
-    """Bars of one finding (see module docstring): reported, reproduced with the model SE,
-    and reproduced with the analysis' own SE when that is not the model SE."""
+    """Bars of one finding: reported, then ``median exp(log est -+ 1.96 SE)`` over replicates
+    (Wald limits) with the model SE and with the analysis' own SE when that is not the model
+    SE (Morris, White & Crowther 2019 for summaries of replicates).
+
+    Parameters
+    ----------
+    finding : ReportedFinding
+        The reported estimate and CI (``ci_assumed`` marks the CI as an assumption).
+    replicates : DataFrame
+        A replicate table (:data:`reawaken.evaluate.COLUMNS`): ``log_estimate``, ``se``,
+        ``se_model`` and optionally ``variance`` and ``error``.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`FOREST_COLUMNS`, one row per bar.
+
+    Raises
+    ------
+    AnalysisError
+        If ``replicates`` is not a data frame or lacks a needed column.
+    """
+    require_frame(replicates, "forest_rows")
+    require_columns(replicates, ["log_estimate", "se", "se_model"], "forest_rows")
     name = short_title(finding)
     assumed = bool(finding.ci_assumed)
     rows = [
@@ -86,7 +111,15 @@ def _panel(ax, part: pd.DataFrame, measure: str) -> None:
 
 def forest_figure(table: pd.DataFrame) -> Figure:
     """One panel per measure (in order of appearance) of the bars of :func:`forest_rows`, each
-    bar's estimate and CI printed to its right."""
+    bar's estimate and CI printed to its right, on a log axis (ratios multiply).
+
+    Raises
+    ------
+    AnalysisError
+        If ``table`` is not a data frame with the columns :data:`FOREST_COLUMNS` and a row.
+    """
+    require_frame(table, "forest_figure")
+    require_columns(table, FOREST_COLUMNS, "forest_figure")
     measures = list(dict.fromkeys(table["measure"]))
     heights = [max(1.0, 0.42 * (table["measure"] == m).sum()) + 0.75 for m in measures]
     with mpl.rc_context(PUBLICATION_RC):

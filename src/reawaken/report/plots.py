@@ -12,6 +12,7 @@ import textwrap
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis.km import KaplanMeierResult
@@ -166,7 +167,7 @@ def plot_curves_with_at_risk(
     return fig
 
 
-def mark_zoomed_axis(ax, bottom: float) -> None:
+def mark_zoomed_axis(ax: Axes, bottom: float) -> None:
     """Say on the figure that the y axis does not start at 0: a break mark (//) at the foot of
     the axis and a second line under the axis label, "axis zoomed: starts at <bottom>"."""
     ax.set_ylabel(f"{ax.get_ylabel()}\n(axis zoomed: starts at {bottom:g}, not 0)")

@@ -16,10 +16,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..inputs import require_columns, require_frame
 from ..sensitivity.stress import MECHANISMS
 from .figures import PUBLICATION_RC, ratio_ticks
 from .labels import mechanism_label
 
+STRESS_COLUMNS = ("mechanism", "strength", "true_effect", "mean_log_estimate",
+                  "mean_log_estimate_mcse")
 STRESS_RC = {**PUBLICATION_RC, "font.size": 9, "axes.titlesize": 10, "xtick.labelsize": 8.5,
              "ytick.labelsize": 8.5, "axes.labelsize": 8.5, "legend.fontsize": 9}
 
@@ -73,6 +76,8 @@ def plot_stress(
     mark the reported estimate and 1. ``meanings`` maps a mechanism to what its strength means
     (the x-axis label; default: the battery's own, :data:`reawaken.sensitivity.stress.
     MECHANISMS`)."""
+    require_frame(table, "plot_stress")
+    require_columns(table, STRESS_COLUMNS, "plot_stress")
     if meanings is None:
         meanings = {name: spec[1] for name, spec in MECHANISMS.items()}
     mechanisms = list(dict.fromkeys(table["mechanism"]))
