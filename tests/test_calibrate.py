@@ -314,7 +314,7 @@ def test_implied_information_uses_matching_ratio_for_matched_designs():
 def test_effect_step_handles_direction_and_the_null():
     """Log-scale ratio when the median and the target agree in sign; a protective target
     from a harmful start flips the effect; a null target sets it to 0."""
-    from reawaken.calibration import _effect_step
+    from reawaken.calibration_steps import effect_step as _effect_step
 
     assert _effect_step(1.0, 0.2, 0.4, 1.0) == pytest.approx(2.0)
     assert _effect_step(1.0, -0.2, -0.1, 1.0) == pytest.approx(0.5)

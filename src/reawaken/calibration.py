@@ -25,14 +25,26 @@ from __future__ import annotations
 
 import math
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .calibration_steps import (
+    CalibrationTolerance,
+    Iteration,
+    Misses,
+    Problem,
+    calibration_record,
+    next_knobs,
+    not_converged_message,
+    round6,
+    step,
+)
 from .checks import checked
 from .errors import AnalysisError, ScenarioError
 from .evaluate import replicate_pool, run_replicates
@@ -48,22 +60,6 @@ DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
 SHARE_PERSONS = 200_000
 START_EVENTS_BAND = (1 / 3, 3.0)
 MAX_FAILED_SHARE = 0.05
-DAMP_AFTER = 5
-
-
-@dataclass(frozen=True)
-class CalibrationTolerance:
-    """Stop when |median log estimate - log target| <= ``log_estimate``, |median SE / target
-    SE - 1| <= ``se_relative`` and |share - target share| <= ``exposed_share``.
-
-    The estimate's tolerance is never below ``mcse_fraction`` of the median's own Monte Carlo
-    SE, ``1.2533 SD / sqrt(reps)``: with few replicates, chasing the target more closely than
-    the replicates can resolve would never settle."""
-
-    log_estimate: float = 0.005
-    se_relative: float = 0.01
-    exposed_share: float = 0.0025
-    mcse_fraction: float = 0.25
 
 
 #: How the reported SE is matched: "model" (the median model-based SE of the replicates, as a
@@ -259,8 +255,8 @@ def _starting_knobs(
                 f"template {label} gives an exposed share of {share:g}; fix: raise its "
                 "infection rates or documentation probability"
             )
-        step = _step(math.log1p(-exposed_share) / math.log1p(-share), 0.1, 10.0)
-        knobs = replace(knobs, infection_factor=_round6(knobs.infection_factor * step))
+        factor = step(math.log1p(-exposed_share) / math.log1p(-share), 0.1, 10.0)
+        knobs = replace(knobs, infection_factor=round6(knobs.infection_factor * factor))
     else:
         raise AnalysisError(
             f"cannot reach an exposed share of {exposed_share:g} by scaling the infection rates "
@@ -276,29 +272,8 @@ def _starting_knobs(
     ratio = implied / (outcome_rate * finding.n)
     lo, hi = START_EVENTS_BAND
     if not lo <= ratio <= hi:
-        knobs = replace(knobs, baseline_factor=_round6(ratio))
+        knobs = replace(knobs, baseline_factor=round6(ratio))
     return knobs
-
-
-def _effect_step(kappa: float, median_log: float, target_log: float, damping: float) -> float:
-    """Next effect factor: ``kappa * (target / median)`` on the log scale when both point the
-    same way; a null target sets it to 0; a median of the wrong sign flips the effect's
-    direction (a protective finding from a harmful template), one of exactly 0 doubles it."""
-    if target_log == 0:
-        return 0.0
-    if median_log * target_log > 0:
-        return kappa * _step(target_log / median_log) ** damping
-    if median_log == 0:
-        return kappa * 2.0
-    return -kappa
-
-
-def _step(value: float, lo: float = 0.25, hi: float = 4.0) -> float:
-    return float(np.clip(value, lo, hi))
-
-
-def _round6(x: float) -> float:
-    return float(f"{x:.6g}")
 
 
 @checked
@@ -361,6 +336,60 @@ def calibrate_to_finding(
     'CalibrationResult'
     """
     tol = tolerance or CalibrationTolerance()
+    _check_options(se_target, exposed_share, reps, max_iterations)
+    shape = EffectShape.parse(effect_shape) if effect_shape is not None else None
+    text, label = template_text(template)
+    _check_template(text, label, finding, shape)
+    target_log, target_se = math.log(finding.estimate), finding.implied_se
+    problem = Problem(text, label, finding, shape, exposed_share, target_log, target_se)
+    knobs = _starting_knobs(text, label, finding, shape, exposed_share, seed, tol.exposed_share)
+    with replicate_pool(executor, workers) as pool:  # one pool for all iterations
+        evaluate = partial(
+            _evaluate,
+            reps=reps,
+            seed=seed,
+            executor=pool,
+            workers=workers,
+            progress=progress,
+            se_target=se_target,
+            checkpoint=checkpoint,
+        )
+        last, rows = _solve(problem, knobs, evaluate, seed, tol, max_iterations)
+    implied = implied_information(
+        finding, last.scenario, exposed_share if exposed_share is not None else last.share
+    )
+    record = calibration_record(
+        problem,
+        last,
+        command=command
+        or canonical_command(
+            finding.name,
+            label,
+            reps=reps,
+            seed=seed,
+            exposed_share=exposed_share,
+            effect_shape=shape.text() if shape else None,
+            se_target=se_target,
+        ),
+        reps=reps,
+        seed=seed,
+        se_target=se_target,
+    )
+    final = problem.render(last.knobs, record=record, implied=implied)
+    return CalibrationResult(
+        text=final,
+        scenario=parse_scenario_text(final, f"calibrated {label}"),
+        knobs=last.knobs,
+        record=record,
+        implied=implied,
+        history=pd.DataFrame(rows),
+    )
+
+
+def _check_options(
+    se_target: str, exposed_share: float | None, reps: int, max_iterations: int
+) -> None:
+    """Reject an unknown SE target, a share outside (0, 1), too few reps or iterations."""
     if se_target not in SE_TARGETS:
         raise ScenarioError(
             f"se_target must be one of {', '.join(SE_TARGETS)}, got {se_target!r}; fix: "
@@ -372,8 +401,12 @@ def calibrate_to_finding(
         raise ScenarioError(f"calibration needs at least 8 replicates per iteration, got {reps}")
     if max_iterations < 1:
         raise ScenarioError(f"max_iterations must be >= 1, got {max_iterations}")
-    shape = EffectShape.parse(effect_shape) if effect_shape is not None else None
-    text, label = template_text(template)
+
+
+def _check_template(
+    text: str, label: str, finding: ReportedFinding, shape: EffectShape | None
+) -> None:
+    """Reject a template without a [design] or whose analysis estimates another measure."""
     base = parse_scenario_text(render_calibrated(text, label, finding, Knobs(), effect_shape=shape))
     analysis = base.design.analysis if base.design is not None else None
     if analysis is None:
@@ -386,93 +419,34 @@ def calibrate_to_finding(
             f"finding {finding.name} reports an {finding.estimand}; fix: pick a template for "
             f"{finding.estimand}s (e.g. --template {DEFAULT_TEMPLATE[finding.estimand]})"
         )
-    target_log, target_se = math.log(finding.estimate), finding.implied_se
-    knobs = _starting_knobs(text, label, finding, shape, exposed_share, seed, tol.exposed_share)
-    rows = []
-    with replicate_pool(executor, workers) as pool:  # one pool for all iterations
-        for iteration in range(1, max_iterations + 1):
-            body = render_calibrated(text, label, finding, knobs, effect_shape=shape)
-            scenario = parse_scenario_text(body, f"calibrated {label}")
-            stats = _evaluate(scenario, reps, seed, pool, workers, progress, se_target, checkpoint)
-            share = documented_share(scenario, seed)
-            rows.append({"iteration": iteration, **vars(knobs), **stats, "exposed_share": share})
-            d_est = stats["median_log_estimate"] - target_log
-            d_se = stats["median_se"] / target_se - 1
-            # more outcome events end more follow-up before an infection: the share can drift
-            d_share = 0.0 if exposed_share is None else share - exposed_share
-            tol_est = max(tol.log_estimate, tol.mcse_fraction * stats["mcse_median_log_estimate"])
-            tol_se = max(tol.se_relative, tol.mcse_fraction * stats["mcse_median_se_relative"])
-            if abs(d_est) <= tol_est and abs(d_se) <= tol_se and abs(d_share) <= tol.exposed_share:
-                break
-            if iteration == max_iterations:
-                raise AnalysisError(
-                    f"calibration did not converge in {max_iterations} iterations (median estimate "
-                    f"{math.exp(stats['median_log_estimate']):.3f} vs {finding.estimate:g}, median "
-                    f"SE {stats['median_se']:.4f} vs {target_se:.4f}, exposed share {share:.3f}); "
-                    "fix: raise --reps or --max-iterations, or check that the template can "
-                    "reach the target"
-                )
-            # full Newton-like steps first; halved from iteration DAMP_AFTER on, so that a target
-            # sitting between two of the replicates' discrete outcomes is approached, not circled
-            damping = 1.0 if iteration < DAMP_AFTER else 0.5
-            # only the knobs whose own target is missed move: a settled knob stays put, so its
-            # discrete effects (events in or out of follow-up) do not jolt the others
-            f, kappa = knobs.baseline_factor, knobs.effect_factor
-            if abs(d_se) > tol_se:
-                f *= _step((stats["median_se"] / target_se) ** 2) ** damping
-            if abs(d_est) > tol_est:
-                kappa = _effect_step(kappa, stats["median_log_estimate"], target_log, damping)
-            r = knobs.infection_factor
-            if exposed_share is not None and abs(d_share) > tol.exposed_share:
-                r *= _step(math.log1p(-exposed_share) / math.log1p(-share)) ** damping
-            knobs = Knobs(_round6(f), _round6(kappa), _round6(r))
-    implied = implied_information(
-        finding, scenario, exposed_share if exposed_share is not None else share
-    )
-    record: dict[str, Any] = {
-        "command": command
-        or canonical_command(
-            finding.name,
-            label,
-            reps=reps,
-            seed=seed,
-            exposed_share=exposed_share,
-            effect_shape=shape.text() if shape else None,
-            se_target=se_target,
-        ),
-        "finding": finding.name,
-        "estimand": finding.estimand,
-        "estimate": finding.estimate,
-        "ci": [finding.ci_low, finding.ci_high],
-        "followup_months": finding.followup_months,
-        "template": label,
-        "exposed_share": exposed_share,
-        "effect_shape": shape.text() if shape else None,
-        "reps": reps,
-        "seed": seed,
-        "se_target": se_target,
-        "iterations": iteration,
-        "baseline_factor": knobs.baseline_factor,
-        "effect_factor": knobs.effect_factor,
-        "infection_factor": knobs.infection_factor,
-        "median_estimate": round(math.exp(stats["median_log_estimate"]), 4),
-        "median_se": round(stats["median_se"], 4),
-        "median_ci": [round(stats["median_ci_low"], 3), round(stats["median_ci_high"], 3)],
-        "mean_events": round(stats["mean_events"], 1),
-        "exposed_share_simulated": round(share, 4),
-        "failed_replicates": stats["failed_replicates"] or None,
-    }
-    final = render_calibrated(
-        text, label, finding, knobs, effect_shape=shape, record=record, implied=implied
-    )
-    return CalibrationResult(
-        text=final,
-        scenario=parse_scenario_text(final, f"calibrated {label}"),
-        knobs=knobs,
-        record=record,
-        implied=implied,
-        history=pd.DataFrame(rows),
-    )
+
+
+def _solve(
+    problem: Problem,
+    knobs: Knobs,
+    evaluate: Callable[[Scenario], dict[str, float]],
+    seed: int,
+    tol: CalibrationTolerance,
+    max_iterations: int,
+) -> tuple[Iteration, list[dict[str, Any]]]:
+    """Iterate the knobs until the replicates meet every target; the last iteration and the
+    history rows. The same seeds every iteration (common random numbers)."""
+    rows: list[dict[str, Any]] = []
+    number = 0
+    while True:
+        number += 1
+        body = problem.render(knobs)
+        scenario = parse_scenario_text(body, f"calibrated {problem.label}")
+        stats = evaluate(scenario)
+        share = documented_share(scenario, seed)
+        rows.append({"iteration": number, **vars(knobs), **stats, "exposed_share": share})
+        last = Iteration(number, knobs, scenario, stats, share)
+        misses = Misses.of(problem, last, tol)
+        if misses.converged:
+            return last, rows
+        if number == max_iterations:
+            raise AnalysisError(not_converged_message(problem, last, max_iterations))
+        knobs = next_knobs(problem, last, misses)
 
 
 @dataclass(frozen=True)
