@@ -132,6 +132,7 @@ def _bad(old: str, new: str) -> str:
         (MINIMAL.replace("[followup]\nend_day = 365\n", ""), r"missing scenario key 'followup'"),
         (_bad('name = "age"', 'name = "true_age"'), r"'covariates\[0\].name'.*identifier"),
         ("n = [", r"not valid TOML"),
+        (MINIMAL + '[design]\nanalysis = "matched_cox"\nexact = [["age"]]\n', r"design.exact"),
     ],
 )
 def test_bad_scenarios_name_the_key(text, pattern):

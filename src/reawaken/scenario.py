@@ -329,7 +329,7 @@ def _parse_design(data: Any, covariates: tuple[CovariateSpec, ...]) -> DesignSpe
     )
     names = {c.name for c in covariates}
     exact = sec.raw("exact", [])
-    if not isinstance(exact, list) or any(e not in names for e in exact):
+    if not isinstance(exact, list) or any(not isinstance(e, str) or e not in names for e in exact):
         raise ScenarioError(
             f"scenario key 'design.exact' must list covariates; allowed: {', '.join(sorted(names))}"
         )
