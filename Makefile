@@ -38,8 +38,11 @@ test-slow: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/reawaken reproduce --overwrite
 
+# Each benchmark records its figures in tests/benchmarks/performance.json; the README's
+# performance table is then rewritten from them (between its performance markers).
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -s -o addopts="" tests/benchmarks
+	$(BIN)/python tests/benchmarks/write_performance_table.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

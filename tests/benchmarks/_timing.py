@@ -1,7 +1,12 @@
-"""Shared helpers for the benchmarks: best-of-k wall time and an optional R coxph reference."""
+"""Shared helpers for the benchmarks: best-of-k wall time, an optional R coxph reference, and
+:func:`record`, which keeps each benchmark's figures for the README's performance table
+(``performance.json`` beside this file; ``write_performance_table.py`` renders it)."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -10,6 +15,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
+#: Figures of the last benchmark runs, one row of the README table per key.
+RECORD = Path(__file__).with_name("performance.json")
+#: Columns of the README table after the task, in order.
+ENGINES = ("reawaken", "previous", "R", "statsmodels", "lifelines")
+
+
+def record(key: str, *, task: str, load: tuple[float, ...] | None = None, **cells: str) -> None:
+    """Store one README row: ``task`` and the text of each engine's cell (:data:`ENGINES`),
+    with the date and the 1-minute load average of the run; rows of other keys are kept."""
+    unknown = set(cells) - set(ENGINES)
+    if unknown:
+        raise ValueError(f"record: unknown columns {sorted(unknown)}; use {ENGINES}")
+    rows = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    load = os.getloadavg() if load is None else load
+    rows[key] = {
+        "task": task,
+        **{name: cells.get(name, "") for name in ENGINES},
+        "measured": f"{datetime.date.today().isoformat()}, load {load[0]:.1f}",
+    }
+    RECORD.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
@@ -55,3 +81,30 @@ def report(title: str, rows: list[tuple[str, float, float]], reference: str) -> 
             f"  {name:<22} {sec:9.4f} s   x{sec / ref:8.2f} vs {reference}   coef {coef:.10f}"
         )
     return "\n".join(lines)
+
+
+#: ``report`` row names -> the README column they fill (:data:`ENGINES`).
+ROW_COLUMNS = {
+    "reawaken": "reawaken",
+    "previous": "previous",
+    "R coxph": "R",
+    "statsmodels PHReg": "statsmodels",
+    "lifelines CTV": "lifelines",
+    "lifelines CoxPH": "lifelines",
+}
+
+
+def engine_cells(rows: list[tuple[str, float, float]]) -> dict[str, str]:
+    """README cells from ``report`` rows: seconds, and each engine's time as a multiple of
+    reawaken's (for R, reawaken's time as a share of R's: the issue's goal is <= 0.2)."""
+    ours = dict((name, sec) for name, sec, _ in rows)["reawaken"]
+    cells = {}
+    for name, sec, _ in rows:
+        column = ROW_COLUMNS[name]
+        if column == "reawaken":
+            cells[column] = f"{sec:.3g} s"
+        elif column == "R":
+            cells[column] = f"{sec:.3g} s (reawaken / R = {ours / sec:.2f})"
+        else:
+            cells[column] = f"{sec:.3g} s (x{sec / ours:.1f})"
+    return cells

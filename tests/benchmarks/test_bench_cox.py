@@ -5,7 +5,10 @@
 2. Stratified (conditional) Cox on 7,400 matched sets of 1 exposed + 4 controls.
 
 Printed: seconds (best of 3) and ratios measured in the same run, and each engine's exposure
-coefficient (they must agree). R needs Debian's r-base-core and r-cran-survival.
+coefficient (they must agree); "previous" is the Cox engine before issue 12
+(``tests/engine/_coxph_legacy.py``, bit-identical estimates). Goal for 1: reawaken <= 0.2 x R
+coxph. R needs Debian's r-base-core and r-cran-survival. The figures are recorded for the
+README table.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from reawaken.scenario import load_scenario
 from reawaken.simulate.cohort import simulate_cohort
 from reawaken.study.analyses import covariate_design
 
-from ._timing import best_time, r_coxph, report
+from . import _previous
+from ._timing import best_time, engine_cells, r_coxph, record, report
 
 
 def _flatiron_episodes() -> tuple[pd.DataFrame, list[str]]:
@@ -44,6 +48,12 @@ def test_bench_time_varying_flatiron():
         lambda: fit_cox(ep, start="start", stop="stop", event="event", covariates=terms)
     )
     rows.append(("reawaken", sec, ours.coef("exposed")))
+    with _previous.previous_code():
+        sec, old = best_time(
+            lambda: fit_cox(ep, start="start", stop="stop", event="event", covariates=terms)
+        )
+    assert old.coef("exposed") == ours.coef("exposed") and old.se("exposed") == ours.se("exposed")
+    rows.append(("previous", sec, old.coef("exposed")))
     sec, sm = best_time(
         lambda: PHReg(
             ep["stop"], ep[terms], status=ep["event"], entry=ep["start"] + 0.5, ties="efron"
@@ -68,6 +78,7 @@ def test_bench_time_varying_flatiron():
     )
     if r is not None:
         rows.append(("R coxph", *r))
+        print(f"reawaken / R coxph = {rows[0][1] / r[0]:.3f} (goal <= 0.2)")
     print(
         "\n"
         + report(
@@ -75,6 +86,12 @@ def test_bench_time_varying_flatiron():
             rows,
             "reawaken",
         )
+    )
+    record(
+        "tv_cox_flatiron",
+        task=f"time-varying Cox, Flatiron cohort at day resolution ({len(ep):,} episode rows, "
+        f"{len(terms) - 1} covariates)",
+        **engine_cells(rows),
     )
 
 
@@ -106,6 +123,14 @@ def test_bench_stratified_matched_sets():
         )
     )
     rows.append(("reawaken", sec, ours.coef("exposed")))
+    with _previous.previous_code():
+        sec, old = best_time(
+            lambda: fit_cox(
+                d, duration="time", event="event", covariates=["exposed", "age"], strata="set_id"
+            )
+        )
+    assert old.coef("exposed") == ours.coef("exposed") and old.se("exposed") == ours.se("exposed")
+    rows.append(("previous", sec, old.coef("exposed")))
     sec, sm = best_time(
         lambda: PHReg(
             d["time"], d[["exposed", "age"]], status=d["event"], strata=d["set_id"], ties="efron"
@@ -129,4 +154,10 @@ def test_bench_stratified_matched_sets():
             rows,
             "reawaken",
         )
+    )
+    record(
+        "stratified_matched",
+        task=f"stratified Cox, {d['set_id'].nunique():,} matched 1:4 sets "
+        f"({int(d['event'].sum()):,} events)",
+        **engine_cells(rows),
     )

@@ -29,7 +29,8 @@ from reawaken.scenario import load_scenario
 from reawaken.simulate.cohort import simulate_cohort
 from reawaken.study.analyses import covariate_design
 
-from ._timing import best_time, r_coxph, report
+from . import _previous
+from ._timing import best_time, engine_cells, r_coxph, record, report
 
 REPS = 1000
 
@@ -44,6 +45,7 @@ def test_bench_power_replicates():
         f"{REPS} replicates, Flatiron preset (simulate + time-varying Cox), power {power:.3f}:",
         f"  processes executor   {processes:8.1f} s   (target < 60 s)",
     ]
+    cells = {"reawaken": f"{processes:.1f} s (processes, start-up included)"}
     if importlib.util.find_spec("distributed") is not None:
         t0 = time.perf_counter()
         dask_table = run_replicates(sc, reps=REPS, seed=1, executor="dask")
@@ -53,6 +55,7 @@ def test_bench_power_replicates():
             f"  dask local cluster   {dask:8.1f} s   x{dask / processes:.2f} of processes "
             f"(target <= 1.15); identical table: {same}"
         )
+        cells["reawaken"] += f", {dask:.1f} s (Dask local cluster)"
     ep = _episodes(sc, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -67,6 +70,12 @@ def test_bench_power_replicates():
         "fit, simulation excluded)"
     )
     print("\n" + "\n".join(lines))
+    record(
+        "power_1000",
+        task=f"{REPS:,} power replicates, Flatiron (simulate + time-varying Cox), all cores",
+        lifelines=f"~{sec * REPS / 60:.0f} min (extrapolated, fits only)",
+        **cells,
+    )
 
 
 def _episodes(sc, seed: int, n: int | None = None) -> pd.DataFrame:
@@ -111,6 +120,13 @@ def test_bench_million_rows():
         lambda: fit_cox(ep, start="start", stop="stop", event="event", covariates=terms), repeat=2
     )
     rows.append(("reawaken", sec, ours.coef("exposed")))
+    with _previous.previous_code():
+        sec, old = best_time(
+            lambda: fit_cox(ep, start="start", stop="stop", event="event", covariates=terms),
+            repeat=1,
+        )
+    assert old.coef("exposed") == ours.coef("exposed")
+    rows.append(("previous", sec, old.coef("exposed")))
     sec, sm = best_time(
         lambda: PHReg(
             ep["stop"], ep[terms], status=ep["event"], entry=ep["start"] + 0.5, ties="efron"
@@ -137,4 +153,11 @@ def test_bench_million_rows():
     print(
         f"  peak RSS of a fresh process: {before:.0f} MB with the episodes loaded, "
         f"{peak:.0f} MB after the fit (target: < 1024 MB)"
+    )
+    cells = engine_cells(rows)
+    cells["reawaken"] += f", peak {peak:.0f} MB"
+    record(
+        "tv_cox_million",
+        task=f"time-varying Cox, {len(ep):,} episode rows ({int(ep['event'].sum()):,} events)",
+        **cells,
     )
