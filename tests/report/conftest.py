@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from reawaken.findings import list_findings
-from reawaken.report.certificate import Certificate, build_certificate
+from reawaken.report.certificate import build_certificate
+from reawaken.report.certificate_record import Certificate
 from reawaken.report.document import write_report
 
 SEED = 20250730

@@ -1,7 +1,7 @@
 """Progress bars of a reproduction: every bar the certificate and the report writing draw on a
-terminal carries a label naming its phase, and every long phase has one (the replicates, the
-null replicates, each power-curve size, the stress battery's two reference truths and its
-cells, the report files). The bar parser is checked on known text first."""
+terminal carries a label naming its phase, and every long phase has one (the one simulated
+cohort, the replicates, the null replicates, each power-curve size, the stress battery's two
+reference truths and its cells, the report files). The bar parser is checked on known text first."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def test_every_phase_has_its_bar(small_report):
     assert labels["writing report"] == files
     for cert in small_report.certificates:
         name, finding = cert.finding.name, load_finding(cert.finding.name)
+        assert labels[f"{name} one cohort"] == 3
         assert labels[name] == len(cert.replicates)
         assert labels[f"{name}:null"] == len(cert.replicates)
         power = [label for label in labels if label.startswith(f"{name} power, n=")]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .certificate import Certificate
+from .certificate_record import Certificate
 from .labels import MEASURE_NAMES, short_title
 from .plots import AT_RISK_AXES_LABEL, CAPTION_AXES_LABEL, zoomed_bottom
 

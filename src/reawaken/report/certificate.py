@@ -19,16 +19,15 @@ uses it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from ..analyze import run_analysis
 from ..calibration import DEFAULT_SE_TARGET, target_se_column
 from ..errors import ReawakenError
-from ..estimate import Estimate
 from ..evaluate import run_replicates
 from ..findings import ReportedFinding, load_finding
 from ..inference import check_inference
@@ -40,49 +39,15 @@ from ..simulate.cohort import simulate_cohort
 from ..study.analyses import study_analysis
 from ..truth import null_scenario, stored_truth
 from .certificate_figures import certificate_figures
+from .certificate_record import (
+    CI_WIDTH_TOLERANCE,
+    COLUMNS,
+    ESTIMATE_TOLERANCE,
+    NOT_ESTIMABLE,
+    Certificate,
+)
 from .forest import forest_rows
 from .inference_rows import inference_rows
-from .labels import assumed_ci_note
-
-ESTIMATE_TOLERANCE = 0.05
-CI_WIDTH_TOLERANCE = 0.10
-COLUMNS = ["quantity", "reported", "reproduced", "relative_difference", "pass", "section"]
-NOT_ESTIMABLE = "not estimable"
-
-
-@dataclass(frozen=True, eq=False)
-class Certificate:
-    """Reported vs reproduced for one finding, with the tables and figures behind it.
-
-    ``one_cohort`` is the study analysis of the single simulated cohort whose curves are drawn
-    (None with ``one_cohort_note`` saying why when it failed); ``forest`` the bars of
-    :func:`reawaken.report.forest.forest_rows`."""
-
-    finding: ReportedFinding
-    rows: pd.DataFrame
-    replicates: pd.DataFrame
-    power_curve: pd.DataFrame
-    stress: pd.DataFrame
-    tipping_points: pd.DataFrame
-    figures: dict[str, Figure] = field(default_factory=dict)
-    provenance: str = ""
-    forest: pd.DataFrame = field(default_factory=pd.DataFrame)
-    one_cohort: Estimate | None = None
-    one_cohort_note: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.rows["pass"].dropna().all())
-
-    def summary(self) -> str:
-        lines = [f"{self.finding.title}: {'PASS' if self.passed else 'FAIL'}"]
-        for r in self.rows.to_dict("records"):
-            ok = r["pass"]
-            flag = "" if ok is None or pd.isna(ok) else (" ok" if ok else " OUT OF TOLERANCE")
-            parts = [f"reported {r['reported']}"] if r["reported"] else []
-            parts += [f"reproduced {r['reproduced']}"] if r["reproduced"] else []
-            lines.append(f"  {r['quantity']}: {'; '.join(parts)}{flag}")
-        return "\n".join(lines)
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -115,7 +80,8 @@ def _evalue_row(finding: ReportedFinding, ok: pd.DataFrame, se_target: str) -> t
     reproduced median estimate and median CI."""
     ev = evalue_for_finding(finding)
     median, low, high = _median_ci(ok, se_target)
-    reported = f"{ev.evalue_point:.2f} / {ev.evalue_ci:.2f}{assumed_ci_note(finding)}"
+    note = " (the CI limit is from the assumed CI)" if finding.ci_assumed else ""
+    reported = f"{ev.evalue_point:.2f} / {ev.evalue_ci:.2f}{note}"
     if np.isfinite([median, low, high]).all() and low <= median <= high:
         mine = evalue(median, low, high, measure=finding.estimand)
         reproduced = f"{mine.evalue_point:.2f} / {mine.evalue_ci:.2f} (median estimate and CI)"
@@ -148,25 +114,32 @@ def _reproduction_rows(finding: ReportedFinding, ok: pd.DataFrame, se_target: st
     ]
 
 
-def _one_cohort(scenario: Scenario, rng: np.random.Generator):
+def _one_cohort(scenario: Scenario, rng: np.random.Generator, progress: bool):
     """One simulated cohort: the matched-design curves by arm (``run_analysis``) and the study
-    analysis' own estimate on the same cohort (None and the reason if it fails)."""
+    analysis' own estimate on the same cohort (None and the reason if it fails); a bar
+    labelled "<scenario> one cohort" over the three steps."""
     design = scenario.design or DesignSpec()
-    cohort = simulate_cohort(scenario, rng).data
-    data = cohort.drop(columns=[c for c in cohort if c.startswith("true_")])
-    one = run_analysis(
-        data,
-        design="matched_cox",
-        rng=rng,
-        controls=design.controls,
-        exact=design.exact,
-        caliper=dict(design.caliper),
-        test_window_days=design.test_window_days,
-    )
-    try:
-        estimate, note = study_analysis(scenario)(data, scenario, rng), ""
-    except ReawakenError as exc:
-        estimate, note = None, " ".join(str(exc).split())
+    bar = tqdm(total=3, desc=f"{scenario.name} one cohort", unit="step",
+               disable=None if progress else True)
+    with bar:
+        cohort = simulate_cohort(scenario, rng).data
+        data = cohort.drop(columns=[c for c in cohort if c.startswith("true_")])
+        bar.update()
+        one = run_analysis(
+            data,
+            design="matched_cox",
+            rng=rng,
+            controls=design.controls,
+            exact=design.exact,
+            caliper=dict(design.caliper),
+            test_window_days=design.test_window_days,
+        )
+        bar.update()
+        try:
+            estimate, note = study_analysis(scenario)(data, scenario, rng), ""
+        except ReawakenError as exc:
+            estimate, note = None, " ".join(str(exc).split())
+        bar.update()
     figures = {f"{k}_one_cohort": v for k, v in one.figures.items() if k in ("km", "cif")}
     return figures, estimate, note
 
@@ -234,7 +207,7 @@ def build_certificate(
     """
     finding = load_finding(name)
     scenario = load_scenario_for_finding(name, scenario)
-    figures, one_estimate, one_note = _one_cohort(scenario, np.random.default_rng(seed))
+    figures, one_estimate, one_note = _one_cohort(scenario, np.random.default_rng(seed), progress)
     options = {"executor": executor, "progress": progress, "checkpoint": checkpoint}
     reps_table, null_table = (
         run_replicates(sc, reps=reps, seed=seed, **options).data

@@ -29,7 +29,7 @@ from ..errors import InputFileError
 from ..io import write_table, write_text_atomic
 from ..outputs import check_name
 from . import captions
-from .certificate import CI_WIDTH_TOLERANCE, ESTIMATE_TOLERANCE, Certificate
+from .certificate_record import CI_WIDTH_TOLERANCE, ESTIMATE_TOLERANCE, Certificate
 from .figures import save_figure
 from .forest import forest_figure
 from .tables import (

@@ -36,7 +36,3 @@ def short_title(finding: ReportedFinding) -> str:
     head = finding.title.split(":", 1)[0].strip()
     return head or finding.name
 
-
-def assumed_ci_note(finding: ReportedFinding) -> str:
-    """``" (from the assumed CI)"`` for a finding whose CI is an assumption, else ``""``."""
-    return " (from the assumed CI)" if finding.ci_assumed else ""

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .certificate import CI_WIDTH_TOLERANCE, ESTIMATE_TOLERANCE, Certificate
+from .certificate_record import CI_WIDTH_TOLERANCE, ESTIMATE_TOLERANCE, Certificate
 from .labels import MEASURE_NAMES, mechanism_label, short_title
 
 
@@ -40,7 +40,7 @@ def reproduction_table(cert: Certificate) -> pd.DataFrame:
             shown, verdict = "not a criterion (the CI width is)", "not a criterion"
         else:
             shown = f"{diff:+.1%}" if math.isfinite(diff) else "not estimable"
-            verdict = f"{'yes' if r['pass'] else 'NO'} (within ±{tol:.0%})"
+            verdict = f"yes (within ±{tol:.0%})" if r["pass"] else f"NO (outside ±{tol:.0%})"
         out.append((r["quantity"], r["reported"], r["reproduced"], shown, verdict))
     columns = ["quantity", "reported", "reproduced", "difference from reported", "passes"]
     return pd.DataFrame(out, columns=columns)
