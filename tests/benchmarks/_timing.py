@@ -24,7 +24,8 @@ ENGINES = ("reawaken", "previous", "R", "statsmodels", "lifelines")
 
 def record(key: str, *, task: str, load: tuple[float, ...] | None = None, **cells: str) -> None:
     """Store one README row: ``task`` and the text of each engine's cell (:data:`ENGINES`),
-    with the date and the 1-minute load average of the run; rows of other keys are kept."""
+    with the date and the 1-minute load average of the run (rows of other keys are kept), and
+    rewrite the README's performance table from the record."""
     unknown = set(cells) - set(ENGINES)
     if unknown:
         raise ValueError(f"record: unknown columns {sorted(unknown)}; use {ENGINES}")
@@ -36,6 +37,9 @@ def record(key: str, *, task: str, load: tuple[float, ...] | None = None, **cell
         "measured": f"{datetime.date.today().isoformat()}, load {load[0]:.1f}",
     }
     RECORD.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    from .write_performance_table import main as write_table  # the README follows the record
+
+    write_table([])
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
