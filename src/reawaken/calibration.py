@@ -18,7 +18,7 @@ when the median log estimate, the median SE and the share are all within toleran
 file written is exactly the text that was checked last. Only the knobs whose own target is
 missed move, steps are halved after the fourth iteration, and a template whose events are far
 from the Schoenfeld-implied ones starts there (cheap simulations, before any replicate).
-Medians match the reproduction certificate (:mod:`reawaken.report.certificate`).
+Medians match the reproduction certificate (:mod:`reawaken.certificate`).
 """
 
 from __future__ import annotations

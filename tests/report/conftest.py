@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reawaken.certificate import build_certificate
 from reawaken.findings import list_findings
-from reawaken.report.certificate import build_certificate
 from reawaken.report.certificate_record import Certificate
 from reawaken.report.document import write_report
 

@@ -15,9 +15,9 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from reawaken.analysis.km import kaplan_meier
+from reawaken.certificate import _evalue_row
 from reawaken.findings import load_finding
 from reawaken.report import captions
-from reawaken.report.certificate import _evalue_row
 from reawaken.report.forest import forest_figure, forest_rows
 from reawaken.report.plots import plot_kaplan_meier, zoomed_bottom
 from reawaken.report.stress_plots import plot_stress

@@ -1,5 +1,5 @@
 """``reawaken reproduce``: the reproduction certificate and HTML report of the reported findings
-(:func:`reawaken.report.certificate.build_certificate`)."""
+(:func:`reawaken.certificate.build_certificate`)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def _finding_names(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..certificate import build_certificate
     from ..outputs import output_directory
-    from ..report.certificate import build_certificate
     from ..report.document import write_report
 
     certificates = [

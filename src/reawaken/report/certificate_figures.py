@@ -1,6 +1,6 @@
 """The certificate's figures from its tables: the sampling distribution of the replicates, the
 simulated power curve and the stress chart (plotting only; the numbers come from
-:mod:`reawaken.report.certificate`)."""
+:mod:`reawaken.certificate`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The reproduction certificate as a record: reported vs reproduced for one finding, with the
 tables and figures behind it, and the pass tolerances. Computed by
-:func:`reawaken.report.certificate.build_certificate`; rendered by
+:func:`reawaken.certificate.build_certificate`; rendered by
 :mod:`reawaken.report.document`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The certificate as a reader sees it: one table per question, every cell filled.
 
-The certificate's rows (:mod:`reawaken.report.certificate`) are split by their ``section``:
+The certificate's rows (:mod:`reawaken.certificate`) are split by their ``section``:
 the pass criteria (reported, reproduced, difference, verdict), whether the inference is honest
 (measured on the replicates only: the papers report none of it), the design analysis (power,
 type M, E-value from the reported CI and from the replicates) and the tipping points of the

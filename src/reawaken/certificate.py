@@ -25,29 +25,29 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..analyze import run_analysis
-from ..calibration import DEFAULT_SE_TARGET, target_se_column
-from ..errors import ReawakenError
-from ..evaluate import run_replicates
-from ..findings import ReportedFinding, load_finding
-from ..inference import check_inference
-from ..power.simulation import simulate_power
-from ..scenario import DesignSpec, Scenario, load_scenario_for_finding
-from ..sensitivity.evalue import evalue, evalue_for_finding
-from ..sensitivity.stress import StressResult, run_battery
-from ..simulate.cohort import simulate_cohort
-from ..study.analyses import study_analysis
-from ..truth import null_scenario, stored_truth
-from .certificate_figures import certificate_figures
-from .certificate_record import (
+from .analyze import run_analysis
+from .calibration import DEFAULT_SE_TARGET, target_se_column
+from .errors import ReawakenError
+from .evaluate import run_replicates
+from .findings import ReportedFinding, load_finding
+from .inference import check_inference
+from .power.simulation import simulate_power
+from .report.certificate_figures import certificate_figures
+from .report.certificate_record import (
     CI_WIDTH_TOLERANCE,
     COLUMNS,
     ESTIMATE_TOLERANCE,
     NOT_ESTIMABLE,
     Certificate,
 )
-from .forest import forest_rows
-from .inference_rows import inference_rows
+from .report.forest import forest_rows
+from .report.inference_rows import inference_rows
+from .scenario import DesignSpec, Scenario, load_scenario_for_finding
+from .sensitivity.evalue import evalue, evalue_for_finding
+from .sensitivity.stress import StressResult, run_battery
+from .simulate.cohort import simulate_cohort
+from .study.analyses import study_analysis
+from .truth import null_scenario, stored_truth
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
