@@ -229,7 +229,8 @@ def test_bench_throughput(tmp_path):
         "throughput",
         task=f"{REPS:,} Flatiron replicates on {top} worker processes (warm pool; fresh pool "
         "incl. start-up); parallel efficiency vs 1 worker",
-        reawaken=f"{cur['wall']:.1f} s ({fresh_wall:.1f} s fresh), efficiency "
+        reawaken=f"{cur['wall']:.1f} s ({fresh_wall:.1f} s fresh, of which its workers waited "
+        f"{fresh['wait'] / top:.1f} s for CPUs held by other processes), efficiency "
         + ", ".join(
             f"{efficiency['current', k]:.0%} (k={k}; {own['current', k]:.0%} without waits "
             "for CPUs held by other processes)"
