@@ -321,8 +321,8 @@ for ax, f in zip(axes, (flatiron, ukb), strict=True):
     ax.plot(t["true_ratio"], t["power"], marker="s", ls="--", label="power")
     ax.axhline(1.0, color="0.5", lw=0.8)
     ax.axvline(f.estimate, color="C3", lw=1, ls=":", label=f"reported {f.estimate}")
-    ax.set(xlabel=f"assumed true {f.estimand}",
-           title=f"{f.title.split(':')[0]}: {f.estimand} {f.estimate} ({f.ci_low}-{f.ci_high})")
+    ax.set(xlabel=f"assumed true {f.measure}",
+           title=f"{f.title.split(':')[0]}: {f.measure} {f.estimate} ({f.ci_low}-{f.ci_high})")
 axes[0].legend(frameon=False, fontsize=8)
 show(fig, "exaggeration_findings")
 
@@ -331,7 +331,7 @@ for f in (flatiron, ukb):
     t = analyses[f.name].table.set_index("true_ratio")
     at_reported = t.loc[f.estimate]
     print(
-        f"{f.name}: if the true {f.estimand} were the reported {f.estimate}, power would be "
+        f"{f.name}: if the true {f.measure} were the reported {f.estimate}, power would be "
         f"{at_reported['power']:.0%} and significant estimates would average "
         f"{at_reported['expected_significant_ratio']:.2f} (exaggeration "
         f"{at_reported['exaggeration']:.2f})"

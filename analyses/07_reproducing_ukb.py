@@ -86,7 +86,7 @@ finding = rw.load_finding("ukb_cancer_mortality")
 print(finding.summary())
 for field in ("source", "cohort", "design", "exposure", "outcome", "note"):
     print(f"  {field:>8}: {getattr(finding, field)}")
-print(f"  implied SE of log {finding.estimand}: {finding.implied_se:.3f}")
+print(f"  implied SE of log {finding.measure}: {finding.implied_se:.3f}")
 
 scenario = rw.load_scenario("ukb_cancer_mortality")
 design = scenario.design
@@ -122,7 +122,7 @@ analysis = rw.study_analysis(scenario)
 estimate = analysis(cohort.data, scenario, rng)
 print(estimate.summary())
 print(
-    f"reported: {finding.estimand} {finding.estimate} ({finding.ci_low}-{finding.ci_high}), "
+    f"reported: {finding.measure} {finding.estimate} ({finding.ci_low}-{finding.ci_high}), "
     f"SE(log) {finding.implied_se:.3f}; this cohort: SE(log) {estimate.se:.3f}"
 )
 
@@ -145,7 +145,7 @@ print(
         [
             {
                 "design": label,
-                "estimand": e.estimand,
+                "measure": e.measure,
                 "estimate": e.estimate,
                 "ci_low": e.ci_low,
                 "ci_high": e.ci_high,
@@ -191,12 +191,12 @@ comparison = pd.DataFrame(
         ],
     },
     index=[
-        f"geometric-mean {finding.estimand}",
+        f"geometric-mean {finding.measure}",
         "mean model SE(log), as printed by the study",
         "mean CI low (model SE)",
         "mean CI high (model SE)",
         "mean shared-members SE(log)",
-        f"empirical SD of log {finding.estimand}",
+        f"empirical SD of log {finding.measure}",
         "share with p < 0.05 (shared-members SE)",
     ],
 )
@@ -207,7 +207,7 @@ print(
     f" = {z:+.1f} Monte Carlo SEs ({n_ok} replicates, {reps.n_failed} failed)"
 )
 print(
-    f"mean SE / empirical SD of log {finding.estimand} ({empirical_sd:.3f}): model "
+    f"mean SE / empirical SD of log {finding.measure} ({empirical_sd:.3f}): model "
     f"{mean_model_se / empirical_sd:.2f}, shared-members {mean_shared_se / empirical_sd:.2f} "
     f"(1 for an honest SE; few replicates in smoke mode make both ratios rough)"
 )
@@ -226,7 +226,7 @@ da = rw.design_analysis(
     estimate=finding.estimate, ci=(finding.ci_low, finding.ci_high), true_effects=[finding.estimate]
 )
 print(
-    f"design-analysis power at the reported {finding.estimand}: "
+    f"design-analysis power at the reported {finding.measure}: "
     f"{da.table['power'].iloc[0]:.1%}; simulated: {significant:.1%} of {n_ok} replicates"
 )
 
@@ -243,7 +243,7 @@ ax.axvline(
     np.log(finding.estimate),
     color="C3",
     lw=2,
-    label=f"reported {finding.estimand} {finding.estimate}",
+    label=f"reported {finding.measure} {finding.estimate}",
 )
 ax.axvspan(
     np.log(finding.ci_low),
@@ -257,7 +257,7 @@ ticks = np.array([0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0])
 lo, hi = ax.get_xlim()
 ticks = ticks[(np.log(ticks) >= lo) & (np.log(ticks) <= hi)]
 ax.set_xticks(np.log(ticks), [f"{t:g}" for t in ticks])
-ax.set_xlabel(f"matched {finding.estimand} of {scenario.outcome_label} (log scale)")
+ax.set_xlabel(f"matched {finding.measure} of {scenario.outcome_label} (log scale)")
 ax.set_ylabel("simulated studies")
 ax.set_title("Sampling distribution of the published design, UK Biobank-like preset")
 ax.legend(frameon=False, fontsize=8, loc="upper left")

@@ -82,7 +82,7 @@ print(finding.summary())
 for field in ("source", "cohort", "design", "exposure", "outcome", "note"):
     print(f"  {field:>8}: {getattr(finding, field)}")
 print(
-    f"  implied SE of log {finding.estimand}: {finding.implied_se:.3f} (the CI is itself an "
+    f"  implied SE of log {finding.measure}: {finding.implied_se:.3f} (the CI is itself an "
     "editable assumption: see the finding file)"
 )
 
@@ -112,7 +112,7 @@ print(rw.validate_cohort(cohort.data).summary())
 estimate = rw.study_analysis(scenario)(cohort.data, scenario, rng)
 print(estimate.summary())
 print(
-    f"reported: {finding.estimand} {finding.estimate} ({finding.ci_low}-{finding.ci_high}), "
+    f"reported: {finding.measure} {finding.estimate} ({finding.ci_low}-{finding.ci_high}), "
     f"SE(log) {finding.implied_se:.3f}; this cohort: SE(log) {estimate.se:.3f}"
 )
 
@@ -156,7 +156,7 @@ comparison = pd.DataFrame(
         "reported": [finding.estimate, finding.implied_se, finding.ci_low, finding.ci_high, np.nan],
     },
     index=[
-        f"geometric-mean {finding.estimand}",
+        f"geometric-mean {finding.measure}",
         "mean SE(log)",
         "mean CI low",
         "mean CI high",
@@ -214,7 +214,7 @@ ax.axvline(
     np.log(finding.estimate),
     color="C3",
     lw=2,
-    label=f"reported {finding.estimand} {finding.estimate}",
+    label=f"reported {finding.measure} {finding.estimate}",
 )
 ax.axvspan(
     np.log(finding.ci_low),

@@ -98,7 +98,7 @@ for name in rw.list_findings():
     limit = finding.ci_low if finding.estimate > 1 else finding.ci_high
     crosses = finding.ci_low <= 1 <= finding.ci_high
     print(
-        f"{finding.title}: {finding.estimand} {finding.estimate} "
+        f"{finding.title}: {finding.measure} {finding.estimate} "
         f"({finding.ci_low}-{finding.ci_high}{', assumed' if finding.ci_assumed else ''}): "
         f"E-value {evalue(finding.estimate):.2f} for the estimate, "
         f"{1.0 if crosses else evalue(limit):.2f} for the CI limit {limit}"

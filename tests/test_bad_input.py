@@ -79,7 +79,7 @@ def cohort_csv(tmp_path_factory) -> Path:
 def _finding_file(folder: Path, name: str) -> Path:
     path = folder / "finding.toml"
     path.write_text(
-        f"name = {json.dumps(name)}\nn = 4837\nfollowup_months = 30\nestimand = 'OR'\n"
+        f"name = {json.dumps(name)}\nn = 4837\nfollowup_months = 30\nmeasure = 'OR'\n"
         "estimate = 1.85\nci_low = 1.14\nci_high = 3.02\n",
         encoding="utf-8",
     )
@@ -116,7 +116,7 @@ def test_check_name_accepts_plain_names(name):
 def test_calibrate_name_with_a_newline_is_refused(tmp_path, capsys):
     out = tmp_path / "x.toml"
     argv = ["calibrate", "--name", 'x\nn = 1\n[evil]\nkey = "injected"', "--n", "6000"]
-    argv += ["--followup-months", "24", "--estimand", "HR", "--estimate", "1.5"]
+    argv += ["--followup-months", "24", "--measure", "HR", "--estimate", "1.5"]
     bad([*argv, "--ci", "1.1", "2.045", "--out", str(out)], capsys, "control character")
     assert not out.exists()
 
@@ -130,7 +130,7 @@ def test_calibrated_toml_escapes_a_name_that_would_inject_keys():
             "name": evil,
             "n": 4837,
             "followup_months": 30,
-            "estimand": "OR",
+            "measure": "OR",
             "estimate": 1.85,
             "ci_low": 1.14,
             "ci_high": 3.02,

@@ -120,7 +120,7 @@ def test_solver_recovers_the_true_hr_when_the_design_is_unbiased(tmp_path):
             "name": "truth",
             "n": 12000,
             "followup_months": 36,
-            "estimand": "HR",
+            "measure": "HR",
             "estimate": 1.6,
             "ci_low": 1.2,
             "ci_high": 2.133,
@@ -159,7 +159,7 @@ def test_documented_share_solve_hits_the_target_and_is_deterministic():
 
 def _flags(n=6000, estimate=1.5, ci=("1.1", "2.045")):
     return [
-        "--n", str(n), "--followup-months", "36", "--estimand", "HR",
+        "--n", str(n), "--followup-months", "36", "--measure", "HR",
         "--estimate", str(estimate), "--ci", *ci,
     ]  # fmt: skip
 
@@ -192,7 +192,7 @@ def test_cli_calibrates_a_finding_given_by_flags_same_seed_same_bytes(tmp_path, 
     ("argv", "message"),
     [
         (["--finding", "flatiron_lung_mets", "--n", "10"], "exclude each other"),
-        (["--n", "100", "--estimand", "HR"], "missing --followup-months"),
+        (["--n", "100", "--measure", "HR"], "missing --followup-months"),
         ([*_flags(ci=("1.6", "2.0"))], "inside its CI"),
         (["--finding", "nope"], "available findings"),
         (["--finding", "missing.toml"], "not found"),
@@ -231,16 +231,17 @@ def test_cli_unconverged_calibration_writes_nothing(tmp_path, capsys):
     [
         ("name = 'x'\nn = 10\n", "missing key 'followup_months'"),
         (
-            "name = 'x'\nn = 10\nfollowup_months = 3\nestimand = 'RR'\nestimate = 1.2\n"
+            "name = 'x'\nn = 10\nfollowup_months = 3\nmeasure = 'RR'\nestimate = 1.2\n"
             "ci_low = 1\nci_high = 2\n",
-            "estimand",
+            "measure",
         ),
         (
-            "name = 'x'\nn = -1\nfollowup_months = 3\nestimand = 'HR'\nestimate = 1.2\n"
+            "name = 'x'\nn = -1\nfollowup_months = 3\nmeasure = 'HR'\nestimate = 1.2\n"
             "ci_low = 1\nci_high = 2\n",
             "positive",
         ),
-        ("name = 'x'\nhazard = 1\n", "unknown key 'hazard'"),
+        ("name = 'x'\nhazard = 1\n", "unknown key 'hazard'.*fix: remove it"),
+        ("name = 'x'\nestimand = 'HR'\n", "unknown key 'estimand'.*fix: rename it to 'measure'"),
         ("name = [\n", "not valid TOML"),
     ],
 )
@@ -254,11 +255,11 @@ def test_bad_finding_files(tmp_path, body, message):
 def test_finding_file_round_trip(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(
-        "name = 'mine'\nn = 5000\nfollowup_months = 24\nestimand = 'OR'\nestimate = 1.3\n"
+        "name = 'mine'\nn = 5000\nfollowup_months = 24\nmeasure = 'OR'\nestimate = 1.3\n"
         "ci_low = 1.01\nci_high = 1.67\n"
     )
     f = load_finding(path)
-    assert (f.name, f.n, f.estimand, f.title) == ("mine", 5000, "OR", "mine")
+    assert (f.name, f.n, f.measure, f.title) == ("mine", 5000, "OR", "mine")
     assert f.implied_se == pytest.approx((math.log(1.67) - math.log(1.01)) / 3.919927969)
 
 

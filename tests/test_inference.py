@@ -39,7 +39,7 @@ def _table(theta: float, reps: int, rng: np.random.Generator, fail: int = 0) -> 
 
 def _truth(log_truth: float) -> Truth:
     return Truth(
-        scenario="s", version="preset", analysis="matched_or", estimand="OR",
+        scenario="s", version="preset", analysis="matched_or", measure="OR",
         log_truth=log_truth, mcse=0.0, cohorts=1, multiplier=1, n=1, seed=0, failed=0,
         mean_se=SD, causal_log_hr=log_truth, causal_effect="HR", fingerprint="x",
     )
@@ -52,7 +52,7 @@ def test_correct_and_too_small_se_are_told_apart():
         _table(theta, 4000, rng, fail=40),
         _table(0.0, 4000, rng),
         analysis="matched_or",
-        estimand="OR",
+        measure="OR",
         finding=load_finding("ukb_cancer_mortality"),
         truth=_truth(theta),
         null_truth=_truth(0.0),

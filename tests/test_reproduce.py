@@ -73,12 +73,12 @@ def test_reproduce_report_small(tmp_path, capsys):
         assert (out / "figures" / f"{name}.svg").exists()
 
 
-def _finding_file(tmp_path, n=100, months=3, estimand="HR", ci=(1.1, 1.5, 2.0)):
+def _finding_file(tmp_path, n=100, months=3, measure="HR", ci=(1.1, 1.5, 2.0)):
     """A user's finding file (the keys of findings/reported/*.toml)."""
     low, estimate, high = ci
     path = tmp_path / "mine.toml"
     path.write_text(
-        f"name = 'mine'\nn = {n}\nfollowup_months = {months}\nestimand = '{estimand}'\n"
+        f"name = 'mine'\nn = {n}\nfollowup_months = {months}\nmeasure = '{measure}'\n"
         f"estimate = {estimate}\nci_low = {low}\nci_high = {high}\n"
     )
     return path
@@ -88,7 +88,7 @@ def test_reproduce_own_finding_file_with_a_calibrated_scenario(tmp_path, capsys)
     """A user's finding file and the scenario `reawaken calibrate` wrote for it."""
     from reawaken.scenario import preset_text
 
-    finding = _finding_file(tmp_path, n=4837, months=30, estimand="OR", ci=(1.14, 1.85, 3.02))
+    finding = _finding_file(tmp_path, n=4837, months=30, measure="OR", ci=(1.14, 1.85, 3.02))
     scenario = tmp_path / "mine_scenario.toml"
     scenario.write_text(preset_text("ukb_cancer_mortality"))
     out = tmp_path / "report"

@@ -41,12 +41,12 @@ def test_stored_truths_are_current(name):
 
 @pytest.mark.parametrize("name", list_presets())
 def test_stored_truths_are_complete_and_precise(name):
-    """Stored rows: the right estimand, the causal effect of the version, and an MCSE at most
+    """Stored rows: the right measure, the causal effect of the version, and an MCSE at most
     4% of the SE of one cohort of the version's size (SE_m * sqrt(m) / 25)."""
     table = _stored(name)
     preset = load_scenario(name)
     for r in table.itertuples():
-        assert r.estimand == STUDY_MEASURES[r.analysis]
+        assert r.measure == STUDY_MEASURES[r.analysis]
         assert r.failed <= 0.05 * r.cohorts
         assert r.mcse <= r.mean_se * math.sqrt(r.multiplier) / 25, r
         _, text = tr.causal_effect(tr.scenario_version(preset, r.version))
@@ -74,7 +74,7 @@ def test_ukb_or_design_has_its_own_truth():
     """The UK Biobank design's truth is an OR truth, not the simulator's windowed HR."""
     sc = load_scenario("ukb_cancer_mortality")
     found = tr.stored_truth(sc, "matched_or")
-    assert found is not None and found.estimand == "OR"
+    assert found is not None and found.measure == "OR"
     assert math.isnan(found.causal_log_hr)
     assert found.causal_effect == sc.effect.describe()
 

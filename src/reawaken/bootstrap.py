@@ -238,7 +238,7 @@ def bootstrap_estimate(
         f"re-run on each, {failed} failed; normal-approximation CI)"
     )
     return Estimate.from_log(
-        original.estimand,
+        original.measure,
         method,
         original.log_estimate,
         se,

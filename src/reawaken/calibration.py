@@ -55,7 +55,7 @@ from .scenario_toml import EffectShape, Knobs, render_calibrated, se_label
 from .simulate.cohort import simulate_cohort
 from .study.analyses import MATCHED_ANALYSES, STUDY_MEASURES, Analysis
 
-#: The template used for a finding's estimand when none is named.
+#: The template used for a finding's measure when none is named.
 DEFAULT_TEMPLATE = {"HR": "time_varying_cohort", "OR": "matched_test_negative"}
 SHARE_PERSONS = 200_000
 START_EVENTS_BAND = (1 / 3, 3.0)
@@ -148,7 +148,7 @@ class CalibrationResult:
 
     def summary(self) -> str:
         r = self.record
-        estimand = r["estimand"]
+        measure = r["measure"]
         lo, hi = r["median_ci"]
         share = r.get("exposed_share")
         target_share = f" (target {share:g})" if share is not None else ""
@@ -156,7 +156,7 @@ class CalibrationResult:
             f"calibrated {self.scenario.name} in {r['iterations']} iterations ({r['reps']} "
             f"replicates, seed {r['seed']}): baseline x{r['baseline_factor']:.6g}, log effect "
             f"x{r['effect_factor']:.6g}, infection rates x{r['infection_factor']:.6g}\n"
-            f"  median {estimand} {r['median_estimate']:.4g}, {se_label(r)} {r['median_se']:.4f}, "
+            f"  median {measure} {r['median_estimate']:.4g}, {se_label(r)} {r['median_se']:.4f}, "
             f"median CI {lo:.3g}-{hi:.3g}, {r['mean_events']:.1f} persons with the outcome, "
             f"exposed share {r['exposed_share_simulated']:.3f}{target_share}"
             + (
@@ -301,7 +301,7 @@ def calibrate_to_finding(
     template : str
         Shipped template name (:func:`reawaken.findings.list_templates`) or scenario TOML path.
     finding : ReportedFinding
-        The target: estimand, estimate, CI, n and follow-up months.
+        The target: measure, estimate, CI, n and follow-up months.
     exposed_share : float, optional
         Assumed share of persons with a documented exposure, in (0, 1); ``None`` keeps the
         template's infection rates (and reports the share they give).
@@ -413,11 +413,11 @@ def _check_template(
         raise ScenarioError(
             f"template {label} has no [design] table; add one naming the study analysis"
         )
-    if STUDY_MEASURES[analysis] != finding.estimand:
+    if STUDY_MEASURES[analysis] != finding.measure:
         raise ScenarioError(
             f"template {label} estimates an {STUDY_MEASURES[analysis]} ({analysis}) but "
-            f"finding {finding.name} reports an {finding.estimand}; fix: pick a template for "
-            f"{finding.estimand}s (e.g. --template {DEFAULT_TEMPLATE[finding.estimand]})"
+            f"finding {finding.name} reports an {finding.measure}; fix: pick a template for "
+            f"{finding.measure}s (e.g. --template {DEFAULT_TEMPLATE[finding.measure]})"
         )
 
 
@@ -532,7 +532,7 @@ def render_from_record(text: str, source: str = "<scenario>") -> str:
         source="",
         n=scenario.n,
         followup_months=record["followup_months"],
-        estimand=record["estimand"],
+        measure=record["measure"],
         estimate=record["estimate"],
         ci_low=lo,
         ci_high=hi,

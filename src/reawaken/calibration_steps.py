@@ -307,7 +307,7 @@ def calibration_record(
     return {
         "command": command,
         "finding": finding.name,
-        "estimand": finding.estimand,
+        "measure": finding.measure,
         "estimate": finding.estimate,
         "ci": [finding.ci_low, finding.ci_high],
         "followup_months": finding.followup_months,

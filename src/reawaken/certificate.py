@@ -83,7 +83,7 @@ def _evalue_row(finding: ReportedFinding, ok: pd.DataFrame, se_target: str) -> t
     note = " (the CI limit is from the assumed CI)" if finding.ci_assumed else ""
     reported = f"{ev.evalue_point:.2f} / {ev.evalue_ci:.2f}{note}"
     if np.isfinite([median, low, high]).all() and low <= median <= high:
-        mine = evalue(median, low, high, measure=finding.estimand)
+        mine = evalue(median, low, high, measure=finding.measure)
         reproduced = f"{mine.evalue_point:.2f} / {mine.evalue_ci:.2f} (median estimate and CI)"
     else:
         reproduced = NOT_ESTIMABLE
@@ -164,7 +164,7 @@ def _rows(finding, scenario, reps_table, null_table, battery: StressResult) -> p
         reps_table,
         null_table,
         analysis=analysis,
-        estimand=finding.estimand,
+        measure=finding.measure,
         finding=finding,
         truth=stored_truth(scenario, analysis),
         null_truth=stored_truth(null_scenario(scenario), analysis),

@@ -15,7 +15,7 @@ class Estimate:
 
     Attributes
     ----------
-    estimand : str
+    measure : str
         What is estimated, e.g. ``"HR"`` or ``"OR"``.
     method : str
         How, e.g. ``"time-varying Cox (lifelines, Efron)"``.
@@ -42,7 +42,7 @@ class Estimate:
         Person-clustered robust SE of the log ratio (NaN where not computed).
     """
 
-    estimand: str
+    measure: str
     method: str
     estimate: float
     se: float
@@ -58,7 +58,7 @@ class Estimate:
     @classmethod
     def from_log(
         cls,
-        estimand: str,
+        measure: str,
         method: str,
         log_estimate: float,
         se: float,
@@ -77,15 +77,15 @@ class Estimate:
         if se_model is None:
             se_model = se if variance == "model" else float("nan")
         with np.errstate(over="ignore"):  # a huge SE (near-separated data) gives an inf limit
-            est = cls._build(estimand, method, log_estimate, se, n, events, z)
+            est = cls._build(measure, method, log_estimate, se, n, events, z)
         return replace(
             est, variance=variance, se_model=float(se_model), se_robust=float(se_robust)
         )
 
     @classmethod
-    def _build(cls, estimand, method, log_estimate, se, n, events, z) -> Estimate:
+    def _build(cls, measure, method, log_estimate, se, n, events, z) -> Estimate:
         return cls(
-            estimand=estimand,
+            measure=measure,
             method=method,
             estimate=float(np.exp(log_estimate)),
             se=float(se),
@@ -117,6 +117,6 @@ class Estimate:
 
         ``n`` counts the rows analysed: persons, or person-set rows in matched designs."""
         return (
-            f"{self.estimand} {self.estimate:.2f} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}), "
+            f"{self.measure} {self.estimate:.2f} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}), "
             f"p={self.p_value:.3g}; n={self.n:,}, {self.events:,} events [{self.method}]"
         )

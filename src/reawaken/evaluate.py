@@ -73,7 +73,7 @@ Row = dict[str, Any]
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 #: Columns of a replicate table, in order.
 COLUMNS: tuple[str, ...] = tuple(
-    "rep seed estimand method estimate log_estimate se ci_low ci_high p_value n events "
+    "rep seed measure method estimate log_estimate se ci_low ci_high p_value n events "
     "variance se_model se_robust true_log_effect error".split()
 )
 _FLOATS = (
@@ -87,9 +87,9 @@ _FLOATS = (
     "se_robust",
     "true_log_effect",
 )
-_TEXT = ("seed", "estimand", "method", "variance", "error")
+_TEXT = ("seed", "measure", "method", "variance", "error")
 _META_KEY = "reawaken_replicates"
-_FORMAT = "reawaken-replicates-v2"
+_FORMAT = "reawaken-replicates-v3"
 
 
 # ---------------------------------------------------------------------------------- replicates
@@ -401,7 +401,7 @@ class ReplicateTable:
         if self.true_log_effect_mcse > 0:
             truth += f" (defined truth, MCSE {self.true_log_effect_mcse:.4f})"
         return (
-            f"{head}; geometric-mean {ok['estimand'].iloc[0]} {np.exp(logs.mean()):.3f}, "
+            f"{head}; geometric-mean {ok['measure'].iloc[0]} {np.exp(logs.mean()):.3f}, "
             f"mean log {logs.mean():.4f} (MCSE {mcse:.4f}), mean SE {ok['se'].mean():.4f}, "
             f"{ok['events'].mean():.1f} events; true log effect {truth}"
         )

@@ -59,7 +59,7 @@ class InferenceCheck:
     """Honesty of one analysis' inference in a scenario (see the module docstring)."""
 
     analysis: str
-    estimand: str
+    measure: str
     reps: int
     failed: int
     null_failed: int
@@ -77,7 +77,7 @@ class InferenceCheck:
         return math.nan if self.null_truth is None else self.null_truth.log_truth
 
     def summary(self) -> str:
-        lines = [f"{self.analysis} ({self.estimand}): {self.reps} replicates, {self.failed} failed"]
+        lines = [f"{self.analysis} ({self.measure}): {self.reps} replicates, {self.failed} failed"]
         for v in self.variances:
             lines.append(
                 f"  {v.label}: SE ratio {v.se_ratio:.2f} ({v.se_ratio_mcse:.2f}), coverage "
@@ -143,7 +143,7 @@ def check_inference(
     null_table: pd.DataFrame,
     *,
     analysis: str,
-    estimand: str,
+    measure: str,
     finding: ReportedFinding,
     truth: Truth | None,
     null_truth: Truth | None,
@@ -163,7 +163,7 @@ def check_inference(
     >>> null = rw.run_replicates(rw.null_scenario(scenario), reps=3, seed=2, executor="serial",
     ...                          n=3000)
     >>> check = rw.check_inference(table.data, null.data, analysis="time_varying_cox",
-    ...                            estimand="HR", finding=rw.load_finding("flatiron_lung_mets"),
+    ...                            measure="HR", finding=rw.load_finding("flatiron_lung_mets"),
     ...                            truth=None, null_truth=None)
     >>> type(check).__name__
     'InferenceCheck'
@@ -181,7 +181,7 @@ def check_inference(
     empirical = design_analysis(se=empirical_sd, true_effects=[finding.estimate]).table.iloc[0]
     return InferenceCheck(
         analysis=analysis,
-        estimand=estimand,
+        measure=measure,
         reps=len(table),
         failed=int((~ok).sum()),
         null_failed=int(null_table["error"].notna().sum()),

@@ -68,7 +68,7 @@ NOMINAL_COVERAGE = 0.95
 ALPHA = 0.05
 #: Columns of :attr:`MethodsCheck.table`, in order.
 COLUMNS: tuple[str, ...] = tuple(
-    "preset version effect analysis estimand variance reps failed log_truth truth_mcse "
+    "preset version effect analysis measure variance reps failed log_truth truth_mcse "
     "causal_effect bias bias_mcse empirical_se empirical_se_mcse model_se model_se_mcse "
     "se_ratio se_ratio_mcse coverage coverage_mcse rejection rejection_mcse valid problems".split()
 )
@@ -205,7 +205,7 @@ def _cell_rows(
                 "version": version,
                 "effect": "null" if null else "preset",
                 "analysis": analysis,
-                "estimand": truth.estimand,
+                "measure": truth.measure,
                 "variance": label,
                 "log_truth": truth.log_truth,
                 "truth_mcse": truth.mcse,
@@ -249,7 +249,7 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         "effect": row["effect"],
         "analysis": row["analysis"],
         "variance": row["variance"],
-        "truth": f"{row['estimand']} {math.exp(row['log_truth']):.3f}",
+        "truth": f"{row['measure']} {math.exp(row['log_truth']):.3f}",
         "log truth (MCSE)": _pm(row["log_truth"], row["truth_mcse"], 4),
         "bias": _pm(row["bias"], row["bias_mcse"], 4),
         "emp SE": _pm(row["empirical_se"], row["empirical_se_mcse"]),

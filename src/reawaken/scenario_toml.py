@@ -188,7 +188,7 @@ def header_lines(
     implied: Mapping[str, float],
 ) -> list[str]:
     """The generated header: the command, the target, the solved knobs and the check."""
-    est = finding.estimand
+    est = finding.measure
     share = record.get("exposed_share")
     share_text = f"exposed share {share:g}" if share is not None else "template's exposure level"
     ci = record["median_ci"]

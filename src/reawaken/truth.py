@@ -69,7 +69,7 @@ TRUTH_SEED = 424242
 REDUCTION = 6
 #: Fields of a stored truth, in order.
 FIELDS: tuple[str, ...] = tuple(
-    "scenario version analysis estimand log_truth mcse truth cohorts multiplier n seed failed "
+    "scenario version analysis measure log_truth mcse truth cohorts multiplier n seed failed "
     "mean_se causal_log_hr causal_effect fingerprint".split()
 )
 
@@ -196,7 +196,7 @@ class Truth:
 
     Attributes
     ----------
-    scenario, version, analysis, estimand : str
+    scenario, version, analysis, measure : str
         Preset name, one of :data:`VERSIONS`, the :data:`STUDY_ANALYSES` name, HR or OR.
     log_truth, mcse : float
         Mean log estimate over the truth cohorts and its Monte Carlo SE ``SD / sqrt(K)``.
@@ -217,7 +217,7 @@ class Truth:
     scenario: str
     version: str
     analysis: str
-    estimand: str
+    measure: str
     log_truth: float
     mcse: float
     cohorts: int
@@ -296,7 +296,7 @@ def compute_truth(
         scenario=_base_name(scenario),
         version=version,
         analysis=analysis,
-        estimand=STUDY_MEASURES[analysis],
+        measure=STUDY_MEASURES[analysis],
         log_truth=float(logs.mean()),
         mcse=float(logs.std(ddof=1) / math.sqrt(len(logs))),
         cohorts=int(cohorts),
@@ -393,7 +393,7 @@ def stored_truth(scenario: Scenario, analysis: str) -> Truth | None:
     --------
     >>> import reawaken as rw
     >>> truth = rw.stored_truth(rw.load_scenario("flatiron_lung_mets"), "time_varying_cox")
-    >>> truth.estimand, round(truth.log_truth, 2)
+    >>> truth.measure, round(truth.log_truth, 2)
     ('HR', 0.36)
     """
     table = stored_truths()
@@ -485,7 +485,7 @@ def format_truths(table: pd.DataFrame) -> str:
     lines = []
     for r in table.to_dict("records"):
         line = (
-            f"{r['scenario']:<22} {r['version']:<13} {r['analysis']:<23} {r['estimand']} "
+            f"{r['scenario']:<22} {r['version']:<13} {r['analysis']:<23} {r['measure']} "
             f"{math.exp(r['log_truth']):.3f} (log {r['log_truth']:+.4f}, MCSE {r['mcse']:.4f}); "
             f"{r['cohorts']} cohorts of {r['multiplier']} x {r['n']:,}; causal {r['causal_effect']}"
         )

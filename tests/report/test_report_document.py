@@ -208,7 +208,7 @@ def test_one_cohort_is_introduced_with_its_own_estimate(small_report):
         est = cert.one_cohort
         text = captions.one_cohort_intro(cert)
         assert "single draw" in text
-        assert f"{cert.finding.estimand} {est.estimate:.2f} (95% CI {est.ci_low:.2f}–" in text
+        assert f"{cert.finding.measure} {est.estimate:.2f} (95% CI {est.ci_low:.2f}–" in text
         assert f"median over {len(cert.replicates)} such cohorts" in text
 
 

@@ -172,8 +172,8 @@ def test_measure_is_case_insensitive():
 def test_reported_findings_give_finite_evalues_above_one():
     flatiron = load_finding("flatiron_lung_mets")
     ukb = load_finding("ukb_cancer_mortality")
-    assert (flatiron.estimand, flatiron.estimate, flatiron.ci_low) == ("HR", 1.44, 1.01)
-    assert (ukb.estimand, ukb.estimate, ukb.ci_low) == ("OR", 1.85, 1.14)
+    assert (flatiron.measure, flatiron.estimate, flatiron.ci_low) == ("HR", 1.44, 1.01)
+    assert (ukb.measure, ukb.estimate, ukb.ci_low) == ("OR", 1.85, 1.14)
 
     hr = evalue_for_finding(flatiron)
     assert hr.evalue_point == pytest.approx(1.44 + math.sqrt(1.44 * 0.44), rel=1e-12)

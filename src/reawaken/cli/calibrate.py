@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputFileError, ScenarioError
-from ..findings import ESTIMANDS, list_templates
+from ..findings import FINDING_MEASURES, list_templates
 from .args import (
     PERSONS,
     REPS,
@@ -28,7 +28,7 @@ from .defaults import DEFAULT_SE_TARGET, DEFAULT_SEED, DEFAULT_TEMPLATE, SE_TARG
 if TYPE_CHECKING:
     from ..findings import ReportedFinding
 
-_FLAGS = ("n", "followup_months", "estimand", "estimate", "ci")
+_FLAGS = ("n", "followup_months", "measure", "estimate", "ci")
 _POSITIVE = number(0, lo_open=True, example="1.44")
 _LINE = text_line("--name")
 
@@ -52,7 +52,7 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
         if given:
             raise ScenarioError(
                 f"--finding and --{given[0].replace('_', '-')} exclude each other; fix: "
-                "give a finding name/file, or all of --n --followup-months --estimand "
+                "give a finding name/file, or all of --n --followup-months --measure "
                 "--estimate --ci"
             )
         return load_finding(args.finding), ""
@@ -60,21 +60,21 @@ def _finding(args: argparse.Namespace) -> tuple[ReportedFinding, str]:
     if missing:
         raise ScenarioError(
             f"no finding given (missing --{missing[0].replace('_', '-')}); fix: pass --finding "
-            "NAME|FILE, or all of --n --followup-months --estimand --estimate --ci"
+            "NAME|FILE, or all of --n --followup-months --measure --estimate --ci"
         )
     lo, hi = args.ci
     data = {
         "name": args.name,
         "n": args.n,
         "followup_months": args.followup_months,
-        "estimand": args.estimand,
+        "measure": args.measure,
         "estimate": args.estimate,
         "ci_low": lo,
         "ci_high": hi,
     }
     flags = (
         f"--name {shlex.quote(args.name)} --n {args.n} --followup-months {args.followup_months:g} "
-        f"--estimand {args.estimand} --estimate {args.estimate:g} --ci {lo:g} {hi:g}"
+        f"--measure {args.measure} --estimate {args.estimate:g} --ci {lo:g} {hi:g}"
     )
     return finding_from_dict(data, "command-line finding"), flags
 
@@ -88,7 +88,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".toml":
         raise InputFileError(f"--out {out} must end in .toml; fix: name the scenario file *.toml")
     finding, flags = _finding(args)
-    template = args.template or DEFAULT_TEMPLATE[finding.estimand]
+    template = args.template or DEFAULT_TEMPLATE[finding.measure]
     command = canonical_command(
         args.finding or finding.name,
         template,
@@ -128,7 +128,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     }
     text = (
         f"{finding.summary()}\n"
-        f"implied SE(log {finding.estimand}) {finding.implied_se:.4f}, information 1/SE^2 = "
+        f"implied SE(log {finding.measure}) {finding.implied_se:.4f}, information 1/SE^2 = "
         f"{implied['information']:.1f}, implied events ~{implied['events']:.0f} "
         f"({implied['events_formula']})\n"
         f"{result.summary()}\nwrote {out}"
@@ -147,7 +147,7 @@ def _add_finding_options(p: argparse.ArgumentParser) -> None:
     )
     src.add_argument("--n", type=PERSONS, help="persons in the study")
     src.add_argument("--followup-months", type=_POSITIVE, help="follow-up in months")
-    src.add_argument("--estimand", choices=ESTIMANDS, help="HR or OR")
+    src.add_argument("--measure", choices=FINDING_MEASURES, help="HR or OR")
     src.add_argument("--estimate", type=_POSITIVE, help="reported ratio estimate")
     src.add_argument(
         "--ci", type=_POSITIVE, nargs=2, metavar=("LOW", "HIGH"), help="reported 95%% CI"
@@ -192,7 +192,7 @@ def add_calibrate_parser(sub: Subparsers) -> None:
         "(exposed share) by simulation, and write the scenario with a [calibration] record.",
         epilog=examples(
             "reawaken calibrate --finding flatiron_lung_mets --out flatiron_calibrated.toml",
-            "reawaken calibrate --name my_study --n 20000 --followup-months 24 --estimand HR "
+            "reawaken calibrate --name my_study --n 20000 --followup-months 24 --measure HR "
             "--estimate 1.3 --ci 1.1 1.55 --out my_study.toml",
         ),
     )

@@ -20,8 +20,8 @@ from ..errors import ScenarioError
 
 _REPORTED = "reawaken.findings.reported"
 TEMPLATE_PACKAGE = "reawaken.findings.templates"
-ESTIMANDS = ("HR", "OR")
-_REQUIRED = ("name", "n", "followup_months", "estimand", "estimate", "ci_low", "ci_high")
+FINDING_MEASURES = ("HR", "OR")
+_REQUIRED = ("name", "n", "followup_months", "measure", "estimate", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ReportedFinding:
     source: str
     n: int
     followup_months: float
-    estimand: str
+    measure: str
     estimate: float
     ci_low: float
     ci_high: float
@@ -62,7 +62,7 @@ class ReportedFinding:
 
     def summary(self) -> str:
         return (
-            f"{self.title}: {self.estimand} {self.estimate:.2f} "
+            f"{self.title}: {self.measure} {self.estimate:.2f} "
             f"(95% CI {self.ci_label}), n={self.n:,}"
         )
 
@@ -105,8 +105,13 @@ def finding_from_dict(data: Mapping[str, Any], source: str = "finding") -> Repor
     fields = ReportedFinding.__dataclass_fields__
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        fix = (
+            "rename it to 'measure' (renamed in reawaken 0.2)"
+            if unknown[0] == "estimand"
+            else "remove it or correct its spelling"
+        )
         raise ScenarioError(
-            f"{source}: unknown key {unknown[0]!r}; allowed keys: {', '.join(fields)}"
+            f"{source}: unknown key {unknown[0]!r}; allowed keys: {', '.join(fields)}; fix: {fix}"
         )
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
@@ -130,10 +135,10 @@ def finding_from_dict(data: Mapping[str, Any], source: str = "finding") -> Repor
     if values["n"] != int(values["n"]) or values["n"] < 2:
         raise ScenarioError(f"{source}: key 'n' must be a whole number >= 2, got {values['n']}")
     values["n"] = int(values["n"])
-    if values["estimand"] not in ESTIMANDS:
+    if values["measure"] not in FINDING_MEASURES:
         raise ScenarioError(
-            f"{source}: key 'estimand' must be one of {', '.join(ESTIMANDS)}, "
-            f"got {values['estimand']!r}"
+            f"{source}: key 'measure' must be one of {', '.join(FINDING_MEASURES)}, "
+            f"got {values['measure']!r}"
         )
     if not values["ci_low"] < values["estimate"] < values["ci_high"]:
         raise ScenarioError(
@@ -172,7 +177,7 @@ def load_finding(name_or_path: str | Path) -> ReportedFinding:
     --------
     >>> import reawaken as rw
     >>> finding = rw.load_finding("ukb_cancer_mortality")
-    >>> finding.estimand, finding.estimate, finding.ci_low, finding.ci_high, finding.n
+    >>> finding.measure, finding.estimate, finding.ci_low, finding.ci_high, finding.n
     ('OR', 1.85, 1.14, 3.02, 4837)
     """
     body, from_file = named_or_file_text(name_or_path, _REPORTED, "finding", "finding")

@@ -42,7 +42,7 @@ def sampling_caption(cert: Certificate) -> str:
     low, high = np.exp(np.quantile(log_est, [0.025, 0.975]))
     below = float(np.mean(log_est < 0))
     return (
-        f"The {f.estimand} of each of {log_est.size} simulated cohorts of the calibrated preset, "
+        f"The {f.measure} of each of {log_est.size} simulated cohorts of the calibrated preset, "
         f"each analysed as the study did. Red: the reported {f.estimate:g}; dashed: the median "
         f"of the replicates (the reproduced estimate); grey: 1 (no effect). A single study is "
         f"one draw from this histogram: the middle 95% of the replicates span "
@@ -52,7 +52,7 @@ def sampling_caption(cert: Certificate) -> str:
 
 def power_caption(cert: Certificate) -> str:
     reps = int(cert.power_curve["reps"].max()) if len(cert.power_curve) else 0
-    measure = cert.finding.estimand
+    measure = cert.finding.measure
     return (
         f"Share of {reps} simulated cohorts per size in which the study analysis rejects "
         f"{measure} = 1 at the 5% level (with its valid SE; a failed replicate counts as not "
@@ -139,13 +139,13 @@ def one_cohort_intro(cert: Certificate) -> str:
         why = f"The study analysis could not be fitted to it ({cert.one_cohort_note})."
         return head + why + tail
     own = (
-        f"{f.estimand} {est.estimate:.2f} (95% CI {est.ci_low:.2f}–{est.ci_high:.2f}, "
+        f"{f.measure} {est.estimate:.2f} (95% CI {est.ci_low:.2f}–{est.ci_high:.2f}, "
         f"{est.variance} SE"
     )
     if est.variance != "model" and math.isfinite(est.se_model):
         lo, hi = (math.exp(est.log_estimate + s * Z95 * est.se_model) for s in (-1, 1))
         own += f"; {lo:.2f}–{hi:.2f} with the model SE"
-    name = MEASURE_NAMES.get(f.estimand, f.estimand)
+    name = MEASURE_NAMES.get(f.measure, f.measure)
     return head + (
         f"The study analysis, {est.method}, gives this cohort its own {name}: {own}), from "
         f"{est.events:,} persons with {f.outcome or 'the outcome'}." + tail

@@ -38,7 +38,7 @@ def sampling_figure(log_est: np.ndarray, finding: ReportedFinding) -> Figure:
         median = float(np.exp(np.median(finite)))
         ax.axvline(median, color="black", ls="--", lw=1, label=f"median of replicates {median:.2f}")
         ax.axvline(1.0, color="grey", lw=0.8, label="1 (no effect)")
-        ax.set_xlabel(f"estimated {finding.estimand} (log scale)")
+        ax.set_xlabel(f"estimated {finding.measure} (log scale)")
         ax.set_ylabel("replicates")
         ax.set_title(f"Sampling distribution over {finite.size} replicates")
         ax.legend(frameon=False, fontsize=7.5)

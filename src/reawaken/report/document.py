@@ -73,7 +73,7 @@ def _assumed_note(cert: Certificate) -> list[Block]:
     if not f.ci_assumed:
         return []
     return [Block("note", (
-        f"Assumed input: the paper prints no CI for this {f.estimand}; {f.ci_low:g}–"
+        f"Assumed input: the paper prints no CI for this {f.measure}; {f.ci_low:g}–"
         f"{f.ci_high:g} is an editable assumption (finding key `ci_assumed`). The CI width "
         "criterion, the power and type M from the reported CI, the E-value of the CI limit and "
         "the forest plot rest on it, and each says so."
@@ -101,7 +101,7 @@ def _finding_blocks(cert: Certificate, figures: dict[str, Path]) -> list[Block]:
     if len(cert.tipping_points):
         blocks += [
             Block("p", f"How strong would one bias have to be to produce the reported "
-                       f"{f.estimand} {f.estimate:g} when infection does nothing? The paper "
+                       f"{f.measure} {f.estimate:g} when infection does nothing? The paper "
                        "reports no such analysis, so these come from the simulation only."),
             Block("table", table=tipping_table(cert)),
         ]

@@ -67,16 +67,16 @@ def forest_rows(finding: ReportedFinding, replicates: pd.DataFrame) -> pd.DataFr
     name = short_title(finding)
     assumed = bool(finding.ci_assumed)
     rows = [
-        (name, finding.estimand, "reported" + (", CI assumed" if assumed else ""),
+        (name, finding.measure, "reported" + (", CI assumed" if assumed else ""),
          finding.estimate, finding.ci_low, finding.ci_high, "reported", assumed),
     ]
     ok = replicates[replicates["error"].isna()] if "error" in replicates else replicates
     log_est = ok["log_estimate"].astype(float)
-    rows.append((name, finding.estimand, "reproduced, model SE (as printed)",
+    rows.append((name, finding.measure, "reproduced, model SE (as printed)",
                  *_median_ci(log_est, ok["se_model"].astype(float)), "reproduced", False))
     kinds = sorted(set(ok["variance"].dropna())) if "variance" in ok else []
     if kinds and kinds != ["model"]:
-        rows.append((name, finding.estimand, f"reproduced, {'/'.join(kinds)} SE (valid)",
+        rows.append((name, finding.measure, f"reproduced, {'/'.join(kinds)} SE (valid)",
                      *_median_ci(log_est, ok["se"].astype(float)), "reproduced", False))
     return pd.DataFrame(rows, columns=list(FOREST_COLUMNS))
 

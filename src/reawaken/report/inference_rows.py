@@ -17,7 +17,7 @@ def _row(quantity: str, reported: str, reproduced: str, section: str = "inferenc
 
 
 def _truth_rows(check: InferenceCheck) -> list[tuple]:
-    est = check.estimand
+    est = check.measure
     if check.truth is None:
         return [_row("defined truth of the analysis", "", "not stored for this scenario")]
     t = check.truth

@@ -106,7 +106,7 @@ def overview_table(certificates: list[Certificate]) -> pd.DataFrame:
         f = cert.finding
         reproduced = cert.rows.iloc[0]["reproduced"].split(" (")[0]
         rows.append(
-            (short_title(f), f"{MEASURE_NAMES.get(f.estimand, f.estimand)} ({f.estimand})",
+            (short_title(f), f"{MEASURE_NAMES.get(f.measure, f.measure)} ({f.measure})",
              f"{f.estimate:g} (95% CI {f.ci_label})", reproduced,
              "PASS" if cert.passed else "FAIL")
         )

@@ -267,12 +267,12 @@ def evalue(
 
 
 def evalue_for_finding(finding: ReportedFinding, *, rare_outcome: bool = True) -> EValue:
-    """:func:`evalue` of a reported finding's estimand, estimate and CI (VanderWeele & Ding 2017).
+    """:func:`evalue` of a reported finding's measure, estimate and CI (VanderWeele & Ding 2017).
 
     Parameters
     ----------
     finding : ReportedFinding
-        A published ratio with its CI; its ``estimand`` must be ``"RR"``, ``"OR"`` or ``"HR"``.
+        A published ratio with its CI; its ``measure`` must be ``"RR"``, ``"OR"`` or ``"HR"``.
     rare_outcome : bool
         Whether the outcome is rare (below about 15% at the end of follow-up).
 
@@ -289,7 +289,7 @@ def evalue_for_finding(finding: ReportedFinding, *, rare_outcome: bool = True) -
         finding.estimate,
         finding.ci_low,
         finding.ci_high,
-        measure=finding.estimand,
+        measure=finding.measure,
         rare_outcome=rare_outcome,
     )
 

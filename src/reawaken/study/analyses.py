@@ -95,7 +95,7 @@ def time_varying_cox_hr(
     >>> scenario = rw.load_scenario("flatiron_lung_mets").with_n(4000)
     >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
     >>> estimate = rw.time_varying_cox_hr(cohort.data, scenario)
-    >>> estimate.estimand, estimate.n
+    >>> estimate.measure, estimate.n
     ('HR', 4000)
     """
     method = "time-varying Cox (Efron), adjusted"
@@ -142,7 +142,7 @@ def logistic_or_test_negative(
     >>> scenario = rw.load_scenario("ukb_cancer_mortality").with_n(3000)
     >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
     >>> estimate = rw.logistic_or_test_negative(cohort.data, scenario)
-    >>> estimate.estimand
+    >>> estimate.measure
     'OR'
     """
     if schema.TEST_DAY not in data:
@@ -221,7 +221,7 @@ def _matched(cohort: pd.DataFrame, scenario: Scenario, rng: np.random.Generator 
 
 
 def _matched_estimate(
-    estimand: str, method: str, fit: ModelResult, matched: pd.DataFrame
+    measure: str, method: str, fit: ModelResult, matched: pd.DataFrame
 ) -> Estimate:
     """The exposure estimate of a matched fit with its three SEs (inference: the fit's).
 
@@ -232,7 +232,7 @@ def _matched_estimate(
     row = fit.row("exposed")
     outcome = matched[schema.EVENT].to_numpy() == 1
     return Estimate.from_log(
-        estimand,
+        measure,
         method,
         fit.coef("exposed"),
         fit.se("exposed"),
@@ -300,7 +300,7 @@ def study_analysis(scenario: Scenario) -> Analysis:
     >>> cohort = rw.simulate_cohort(scenario, np.random.default_rng(1))
     >>> analysis = rw.study_analysis(scenario)
     >>> estimate = analysis(cohort.data, scenario, np.random.default_rng(3))
-    >>> estimate.estimand
+    >>> estimate.measure
     'HR'
     """
     if scenario.design is not None:
