@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -57,8 +57,9 @@ def love_plot(report: MatchReport, *, threshold: float = 0.1) -> Figure:
     y = np.arange(len(order))
     finite = np.concatenate([before, after, [threshold]])
     finite = finite[np.isfinite(finite)]
-    with plt.rc_context(PUBLICATION_RC):
-        fig, ax = plt.subplots(figsize=(4.5, 1.2 + 0.3 * len(order)), layout="constrained")
+    with mpl.rc_context(PUBLICATION_RC):  # a stand-alone Figure: no pyplot, no backend
+        fig = Figure(figsize=(4.5, 1.2 + 0.3 * len(order)), layout="constrained")
+        ax = fig.subplots()
         ax.hlines(y, np.fmin(before, after), np.fmax(before, after), color="0.7", lw=1, zorder=1)
         style = {"s": 28, "clip_on": False}
         ax.scatter(
