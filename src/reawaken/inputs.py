@@ -82,7 +82,14 @@ def check_events(
     """Event codes: non-negative integers (0 = censored). Returns the 0/1 indicator of the
     event of interest (``cause``, or any non-zero code when ``cause`` is None) and requires at
     least one such event."""
-    e = numeric_column(data, column, where)
+    return event_indicator(numeric_column(data, column, where), column, where, cause=cause)
+
+
+def event_indicator(
+    e: np.ndarray, column: str, where: str, *, cause: int | None = None
+) -> np.ndarray:
+    """:func:`check_events` on the codes ``e`` of ``column`` already read by
+    :func:`numeric_column` (finite floats)."""
     if (e < 0).any() or not np.all(e == np.round(e)):
         raise AnalysisError(
             f"{where}: column {column!r} must hold integer codes 0 (censored), 1, 2, ...; "

@@ -9,6 +9,7 @@ Newton iteration costs a few cumulative sums.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,6 +265,14 @@ def cumulative_at_rows(index: RiskSetIndex, increments: np.ndarray, which: str) 
 _TERM_BLOCK = 4
 
 
+@functools.cache
+def upper_triangle(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(p)``, computed once per ``p`` (read-only): every Newton step needs it."""
+    iu, ju = np.triu_indices(p)
+    iu.flags.writeable = ju.flags.writeable = False
+    return iu, ju
+
+
 def moment_sources(x: np.ndarray) -> np.ndarray:
     """For each term of ``[1, x, upper-triangle of x x']``, the term whose risk-set sums it
     shares: itself; the column ``x_i`` for ``x_i^2`` of a 0/1 column (equal in every row); or
@@ -272,7 +281,7 @@ def moment_sources(x: np.ndarray) -> np.ndarray:
     summed again (:func:`risk_set_moments`), which changes no bit of the result."""
     p = x.shape[1]
     columns = _columns(x)
-    iu, ju = np.triu_indices(p)
+    iu, ju = upper_triangle(p)
     source = np.arange(1 + p + iu.size)
     nonzero = np.packbits(columns != 0, axis=1)  # one bit per row
     plain = (columns == 1.0) | ((columns == 0.0) & ~np.signbit(columns))  # 1 or +0 (not -0)
@@ -298,7 +307,7 @@ def moment_design(x_sorted: np.ndarray, source: np.ndarray | None = None) -> np.
     then needs one multiply by the risk ``r``."""
     n, p = x_sorted.shape
     columns = _columns(x_sorted)
-    iu, ju = np.triu_indices(p)
+    iu, ju = upper_triangle(p)
     terms = [(-1, -1)] + [(i, -1) for i in range(p)] + list(zip(iu, ju, strict=True))
     keep = range(len(terms)) if source is None else np.flatnonzero(source == np.arange(len(terms)))
     z = np.empty((len(keep), n))
@@ -357,7 +366,7 @@ def risk_set_moments(
         total += sign * (prefix[:, hi] - prefix[:, lo]).T
     if source is not None:
         total = _expand_terms(total, source)
-    iu, ju = np.triu_indices(p)
+    iu, ju = upper_triangle(p)
     s2 = np.empty((total.shape[0], p, p))
     s2[:, iu, ju] = total[:, 1 + p :]
     s2[:, ju, iu] = total[:, 1 + p :]

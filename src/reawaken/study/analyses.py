@@ -33,7 +33,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from .. import schema
-from ..analysis.cox import fit_matched_cox, fit_time_varying_cox
+from ..analysis.cox import fit_matched_cox, time_varying_cox_term
 from ..analysis.matched_or import matched_odds_ratio
 from ..analysis.results import ModelResult
 from ..checks import checked
@@ -47,7 +47,14 @@ from .registry import STUDY_DESIGNS, matched_design_names, study_design_names
 
 def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Model columns for the scenario's covariates: numeric as is, categorical as dummies
-    (``stage_2, stage_3, ...`` against the first level)."""
+    (``stage_2, stage_3, ...`` against the first level); constant columns (an empty level)
+    are dropped (:func:`_varies`)."""
+    columns = _design_columns(cohort, scenario)
+    return pd.DataFrame(columns, index=cohort.index, columns=list(columns))
+
+
+def _design_columns(cohort: pd.DataFrame, scenario: Scenario) -> dict[str, np.ndarray]:
+    """The columns of :func:`covariate_design` as float arrays, by name, in order."""
     cols: dict[str, np.ndarray] = {}
     for spec in scenario.observed_covariates:
         x = cohort[spec.name].to_numpy()
@@ -56,9 +63,23 @@ def covariate_design(cohort: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                 cols[f"{spec.name}_{level}"] = (x == level).astype(float)
         else:
             cols[spec.name] = x.astype(float)
-    design = pd.DataFrame(cols, index=cohort.index)
-    keep = [c for c in design if design[c].std() > 0]  # drop constant columns (e.g. empty level)
-    return design[keep]
+    return {name: x for name, x in cols.items() if _varies(x)}
+
+
+def _varies(x: np.ndarray) -> bool:
+    """``pd.Series(x).std() > 0`` for a float column, computed as pandas computes it (the
+    two-pass sample variance over the non-missing values, ``sum((x - mean)^2) / (m - 1)``;
+    pandas.core.nanops.nanvar) without building a Series: the same decision, bit for bit."""
+    missing = np.isnan(x)
+    count = x.size - int(missing.sum())
+    if count <= 1:  # pandas: NaN
+        return False
+    values = np.where(missing, 0.0, x) if count < x.size else x
+    with np.errstate(over="ignore", invalid="ignore"):  # inf or huge values: as pandas
+        squares = (values.sum(dtype=np.float64) / count - values) ** 2
+        if count < x.size:
+            squares[missing] = 0.0
+        return bool(squares.sum(dtype=np.float64) / (count - 1) > 0)
 
 
 def index_at_first_test(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -102,31 +123,21 @@ def time_varying_cox_hr(
     if scenario.testing is not None and scenario.testing.select_tested:
         data = index_at_first_test(data)
         method += ", follow-up from first test"
-    design = covariate_design(data, scenario)
-    frame = pd.concat(
-        [
-            data[list(schema.REQUIRED_COLUMNS)].reset_index(drop=True),
-            design.reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    episodes = split_at_exposure(frame, covariates=list(design.columns))
-    events = int(episodes[schema.EVENT].sum())
-    exposed_events = int(episodes.loc[episodes[EXPOSED] == 1, schema.EVENT].sum())
-    if events == 0 or episodes[EXPOSED].sum() == 0 or exposed_events == 0:
+    design = _design_columns(data, scenario)
+    # the Cohort columns and the design side by side (no copies: the split makes new arrays)
+    frame = {c: data[c].array for c in schema.REQUIRED_COLUMNS} | design
+    episodes = split_at_exposure(pd.DataFrame(frame, copy=False), covariates=list(design))
+    event = episodes[schema.EVENT].to_numpy()
+    exposed = episodes[EXPOSED].to_numpy()
+    events, exposed_events = int(event.sum()), int(event[exposed == 1].sum())
+    if events == 0 or exposed.sum() == 0 or exposed_events == 0:
         raise AnalysisError(
             f"cannot fit a time-varying Cox model: {events} outcome events, "
             f"{exposed_events} among exposed; simulate a larger cohort"
         )
-    fit = fit_time_varying_cox(episodes, covariates=[EXPOSED, *design.columns])
-    return Estimate.from_log(
-        "HR",
-        method,
-        fit.coef(EXPOSED),
-        fit.se(EXPOSED),
-        n=len(data),
-        events=events,
-    )
+    # only the exposure's coefficient and SE: fit_time_varying_cox's, without its table
+    coef, se = time_varying_cox_term(episodes, EXPOSED, covariates=[EXPOSED, *design])
+    return Estimate.from_log("HR", method, coef, se, n=len(data), events=events)
 
 
 @checked(skip=("data",))
