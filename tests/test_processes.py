@@ -320,3 +320,25 @@ def test_workers_run_one_blas_thread_and_ignore_sigint():
 def _worker_state() -> tuple[dict[str, str | None], int]:
     env = {k: os.environ.get(k) for k in processes.THREAD_VARIABLES}
     return env, int(signal.getsignal(signal.SIGINT))
+
+
+def test_workers_start_with_reawaken_imported_by_the_fork_server():
+    """The fork server imports PRELOAD before it forks: a worker's first task finds
+    reawaken.evaluate and pandas imported (this test module, which the worker imports to run
+    the task, imports neither), its memory setting made and tqdm's lock a thread lock."""
+    with processes.process_pool(1) as pool:
+        with processes.launching():
+            future = pool.submit(_imported, ("reawaken.evaluate", "pandas", "statsmodels.api"))
+        imported, lock = future.result(timeout=120)
+    assert imported == ["reawaken.evaluate", "pandas", "statsmodels.api"]
+    assert lock == _name(type(threading.RLock()))  # not tqdm's multiprocessing lock
+
+
+def _imported(names: tuple[str, ...]) -> tuple[list[str], str]:
+    from tqdm import tqdm
+
+    return [n for n in names if n in sys.modules], _name(type(tqdm.get_lock()))
+
+
+def _name(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"

@@ -3,8 +3,10 @@ that keep everything done when interrupted, and worker memory kept for the next 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from concurrent.futures import Executor, Future
 
 import pandas as pd
 import pytest
@@ -105,3 +107,43 @@ def test_checkpoint_written_at_most_every_interval_at_the_end_and_when_interrupt
 @pytest.mark.skipif(os.uname().sysname != "Linux", reason="glibc mallopt")
 def test_worker_memory_setting_is_accepted_by_glibc():
     assert evaluate.keep_freed_memory() is True
+
+
+class _Recording(Executor):
+    """An executor that runs nothing: it keeps the futures it hands out (pending)."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future] = []
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        self.futures.append(Future())
+        return self.futures[-1]
+
+
+@pytest.mark.parametrize("where", ["exit", "submit"])
+def test_an_interrupt_while_submitting_cancels_what_was_submitted(monkeypatch, where):
+    """Ctrl-C held back by launching() surfaces when it exits, after the submissions (or a
+    submission fails): the chunks already handed to a caller's executor are cancelled."""
+    pool = _Recording()
+    if where == "exit":
+
+        @contextlib.contextmanager
+        def launching():
+            yield
+            raise KeyboardInterrupt  # as sigint_deferred re-raises a deferred Ctrl-C
+
+        monkeypatch.setattr(evaluate, "launching", launching)
+    else:
+        real = pool.submit
+
+        def submit(fn, /, *args, **kwargs):
+            if len(pool.futures) == 3:
+                raise KeyboardInterrupt
+            return real(fn, *args, **kwargs)
+
+        monkeypatch.setattr(pool, "submit", submit)
+    scenario = parse_scenario_text(SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        run_replicates(scenario, reps=40, seed=1, executor=pool, workers=2, chunk_size=5)
+    assert len(pool.futures) == (18 if where == "exit" else 3)  # 40 jobs: 18 guided chunks
+    assert all(f.cancelled() for f in pool.futures)

@@ -18,23 +18,21 @@ Pools get chunks of shrinking size (large first, single replicates last: guided
 self-scheduling, Polychronopoulos & Kuck, IEEE Trans Comput 1987), so no worker waits long for
 the last one; a checkpoint file is rewritten at most every :data:`CHECKPOINT_SECONDS` (and at
 the end, or when the run is interrupted). A worker process keeps the memory it frees for the
-next replicate (glibc ``mallopt``: no ``mmap``/``munmap`` and page faults per large array).
+next replicate (glibc ``mallopt``: no ``mmap``/``munmap`` and page faults per large array;
+:func:`reawaken.processes.keep_freed_memory`, set once per worker).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +48,7 @@ from .errors import InputFileError, ReawakenError
 from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
 from .processes import cores as _cores
-from .processes import launching, process_pool
+from .processes import keep_freed_memory, launching, process_pool
 from .scenario import Scenario
 from .simulate.cohort import simulate_cohort
 from .study.analyses import Analysis, study_analysis
@@ -63,6 +61,7 @@ __all__ = [
     "Performance",
     "ReplicateTable",
     "checkpoint_path",
+    "keep_freed_memory",
     "performance",
     "reps_for_mcse",
     "run_replicates",
@@ -115,30 +114,11 @@ def _run_chunk(
     scenario: Scenario, analysis: Analysis, jobs: Sequence[tuple[int, np.random.SeedSequence]]
 ) -> list[Row]:
     """Run a chunk of replicates (the unit of work sent to a process or Dask worker)."""
-    if multiprocessing.parent_process() is not None:
-        keep_freed_memory()
     return [_one(scenario, analysis, rep, child) for rep, child in jobs]
 
 
-#: glibc ``mallopt`` parameters (malloc.h) and the values a worker sets: arrays up to 32 MB
-#: (glibc's largest mmap threshold) come from the heap, and up to 64 MB freed at its top stay.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_WORKER_MALLOPT = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 64 << 20))
 #: Least seconds between two rewrites of a checkpoint file (it is always written at the end).
 CHECKPOINT_SECONDS = 2.0
-
-
-def keep_freed_memory() -> bool:
-    """In a worker process, let glibc keep freed memory for the next replicate instead of
-    returning every large array to the OS (``mallopt(M_MMAP_THRESHOLD, 32 MB)``,
-    ``mallopt(M_TRIM_THRESHOLD, 64 MB)``): replicates allocate and free the same large arrays,
-    and each fresh ``mmap`` costs page faults (measured ~8 ms of system time per Flatiron
-    replicate). Returns False where glibc is unavailable; the peak memory is unchanged."""
-    name = ctypes.util.find_library("c")
-    if os.uname().sysname != "Linux" or name is None:
-        return False
-    libc = ctypes.CDLL(name)
-    return all(libc.mallopt(param, value) == 1 for param, value in _WORKER_MALLOPT)
 
 
 def _tidy(rows: Sequence[Row] | pd.DataFrame, true_log_effect: float) -> pd.DataFrame:
@@ -218,10 +198,14 @@ def _run_on_pool(
     chunk_size: int,
     on_chunk: Callable[[list[Row]], None],
 ) -> None:
-    chunks = _guided_chunks(jobs, chunk_size, slots)
-    with main_module_hidden(*task), launching():  # workers start on the first submissions
-        futures = [pool.submit(_run_chunk, *task, c) for c in chunks]
+    """Submit ``jobs`` to ``pool`` in guided chunks and hand each finished chunk's rows to
+    ``on_chunk``; on any exception (Ctrl-C included: :func:`launching` raises a deferred one
+    when it ends, after every chunk was submitted) the pending chunks are cancelled."""
+    futures: list[Future] = []
     try:
+        with main_module_hidden(*task), launching():  # workers start on the first submissions
+            for chunk in _guided_chunks(jobs, chunk_size, slots):
+                futures.append(pool.submit(_run_chunk, *task, chunk))
         for future in as_completed(futures):
             on_chunk(future.result())
     except BaseException:
@@ -280,6 +264,7 @@ def _execute(
                 )
             )
             client = stack.enter_context(distributed.Client(cluster))
+        client.run(keep_freed_memory)  # as reawaken's own pool workers do (worker_init)
         slots = sum(client.nthreads().values())
         chunks = _guided_chunks(jobs, chunk_size, slots)
         futures = [client.submit(_run_chunk, *task, c, pure=False) for c in chunks]

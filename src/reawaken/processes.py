@@ -28,13 +28,18 @@ battery, bootstraps). Its guarantees:
   fills): the thread-count variables of OpenBLAS, MKL, BLIS, OpenMP and numexpr are set to 1 in
   the environment the workers (and the fork server) start with; the parent's environment is
   restored at once.
+* **Workers start with reawaken imported**: the fork server imports :data:`PRELOAD` (and with
+  it numpy, pandas, scipy and statsmodels) once, before it forks any worker
+  (``set_forkserver_preload``), so a worker costs a fork instead of an import of ~1.7 s of CPU;
+  the fork server lives as long as the main process, so later pools start at once.
+* **Workers keep freed memory for the next task** (:func:`keep_freed_memory`, glibc
+  ``mallopt``): replicates allocate and free the same large arrays.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
@@ -47,8 +52,10 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 __all__ = [
+    "PRELOAD",
     "THREAD_VARIABLES",
     "cores",
+    "keep_freed_memory",
     "kill_workers",
     "launching",
     "mp_context",
@@ -66,8 +73,23 @@ THREAD_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
+#: Modules the fork server imports before it forks workers: the user's main script (as
+#: multiprocessing does by default, unless :func:`reawaken.evaluate.main_module_hidden` hides
+#: it) and the modules whose functions reawaken's pools run (replicates, bootstraps, the stress
+#: battery), which import numpy, pandas, scipy, statsmodels and pyarrow. A module that cannot
+#: be imported is skipped (``multiprocessing.forkserver.main``).
+PRELOAD: tuple[str, ...] = (
+    "__main__",
+    "reawaken.evaluate",
+    "reawaken.bootstrap",
+    "reawaken.sensitivity.stress",
+)
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _POLL_SECONDS = 0.5  # parent check interval where pidfds are unavailable
+#: glibc ``mallopt`` parameters (malloc.h) and the values a worker sets: arrays up to 32 MB
+#: (glibc's largest mmap threshold) come from the heap, and up to 64 MB freed at its top stay.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_WORKER_MALLOPT = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 64 << 20))
 
 
 def cores() -> int:
@@ -84,13 +106,33 @@ def mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _libc() -> ctypes.CDLL | None:
+    """The C library's functions on Linux (the symbols the interpreter is linked with: no
+    ``ctypes.util.find_library``, which runs ``ldconfig`` in a subprocess); None elsewhere."""
+    if os.uname().sysname != "Linux":
+        return None
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
     """``prctl(PR_SET_PDEATHSIG, sig)`` on Linux; False where unavailable."""
-    name = ctypes.util.find_library("c")
-    if not os.uname().sysname == "Linux" or name is None:
-        return False
-    libc = ctypes.CDLL(name, use_errno=True)
-    return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    libc = _libc()
+    return libc is not None and libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for the next task instead of returning every large array
+    to the OS: ``mallopt(M_MMAP_THRESHOLD, 32 MB)``, ``mallopt(M_TRIM_THRESHOLD, 64 MB)``
+    (malloc.h, mallopt(3)). Replicates allocate and free the same large arrays, and each fresh
+    ``mmap`` costs page faults (measured ~8 ms of system time per Flatiron replicate). Set by
+    :func:`worker_init` in every worker; returns False where glibc is unavailable (the peak
+    memory is unchanged)."""
+    libc = _libc()
+    try:
+        glibc = libc is not None and os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (ValueError, OSError):  # no such name: not glibc
+        glibc = False
+    return glibc and all(libc.mallopt(param, value) == 1 for param, value in _WORKER_MALLOPT)
 
 
 def _alive(pid: int) -> bool:
@@ -117,9 +159,12 @@ def _watch(pid: int) -> None:
 
 
 def worker_init(main_pid: int) -> None:
-    """Initializer of every worker: die with the main process ``main_pid`` and ignore SIGINT
-    (the main process handles Ctrl-C and kills its workers)."""
+    """Initializer of every worker: die with the main process ``main_pid``, ignore SIGINT
+    (the main process handles Ctrl-C and kills its workers) and keep freed memory
+    (:func:`keep_freed_memory`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
+    _progress_bars_lock_threads_only()
     parent = os.getppid()
     _set_parent_death_signal()
     if os.getppid() != parent or not _alive(main_pid):  # died before the signal was set
@@ -128,6 +173,16 @@ def worker_init(main_pid: int) -> None:
         threading.Thread(
             target=_watch, args=(main_pid,), daemon=True, name="reawaken-watch"
         ).start()
+
+
+def _progress_bars_lock_threads_only() -> None:
+    """Give tqdm a thread lock in a worker. Its default, made with the first bar (even a
+    disabled one), is a multiprocessing RLock: a named semaphore registered with the resource
+    tracker, which a killed worker never unregisters (the tracker then warns of a leaked
+    semaphore at exit). Workers draw no bars, so they need no lock across processes."""
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 class _Recorder:
@@ -203,17 +258,20 @@ def launching() -> Iterator[None]:
     While it runs, Ctrl-C is deferred (:func:`sigint_deferred`: a ``KeyboardInterrupt`` is
     raised when the block ends, never lost), SIGINT is blocked in the calling thread and the
     BLAS/OpenMP thread variables are 1, so processes started here inherit both the blocked
-    signal and the variables; the fork server (started here if it is not running) passes them
-    on to every worker it forks. The resource tracker is started first, unblocked: it blocks
-    SIGINT around its own start and unblocks it afterwards (CPython bpo-33613), which would
-    undo the block here. The parent's handler, mask and environment are restored on exit.
+    signal and the variables; the fork server (started here if it is not running, importing
+    :data:`PRELOAD` before it forks) passes them on to every worker it forks. The resource
+    tracker is started first, unblocked: it blocks SIGINT around its own start and unblocks
+    it afterwards (CPython bpo-33613), which would undo the block here. The parent's handler,
+    mask and environment are restored on exit.
     """
-    forkserver = mp_context().get_start_method() == "forkserver"
+    context = mp_context()
+    forkserver = context.get_start_method() == "forkserver"
     with sigint_deferred(), _worker_environment():
         if os.name == "posix":
             multiprocessing.resource_tracker.ensure_running()
         with _sigint_blocked():
             if forkserver:
+                context.set_forkserver_preload(list(PRELOAD))  # used when it starts here
                 multiprocessing.forkserver.ensure_running()
             yield
 
