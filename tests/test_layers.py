@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "evaluate",
         (
             "evaluate",
+            "replicate_table",
             "performance",
             "power",
             "sensitivity",

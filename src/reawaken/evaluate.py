@@ -25,7 +25,6 @@ next replicate (glibc ``mallopt``: no ``mmap``/``munmap`` and page faults per la
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import os
@@ -34,13 +33,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from .checks import checked
@@ -49,6 +44,18 @@ from .io import write_table
 from .performance import MEASURES, Performance, performance, reps_for_mcse
 from .processes import cores as _cores
 from .processes import keep_freed_memory, launching, process_pool
+from .replicate_table import (
+    COLUMNS,
+    FORMAT,
+    META_KEY,
+    ReplicateTable,
+    Row,
+    analysis_label,
+    checkpoint_path,
+    fingerprint,
+    load_checkpoint,
+    tidy,
+)
 from .scenario import Scenario
 from .simulate.cohort import simulate_cohort
 from .study.analyses import Analysis, study_analysis
@@ -67,28 +74,7 @@ __all__ = [
     "run_replicates",
 ]
 
-Row = dict[str, Any]
-
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
-#: Columns of a replicate table, in order.
-COLUMNS: tuple[str, ...] = tuple(
-    "rep seed measure method estimate log_estimate se ci_low ci_high p_value n events "
-    "variance se_model se_robust true_log_effect error".split()
-)
-_FLOATS = (
-    "estimate",
-    "log_estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "se_model",
-    "se_robust",
-    "true_log_effect",
-)
-_TEXT = ("seed", "measure", "method", "variance", "error")
-_META_KEY = "reawaken_replicates"
-_FORMAT = "reawaken-replicates-v3"
 
 
 # ---------------------------------------------------------------------------------- replicates
@@ -119,21 +105,6 @@ def _run_chunk(
 
 #: Least seconds between two rewrites of a checkpoint file (it is always written at the end).
 CHECKPOINT_SECONDS = 2.0
-
-
-def _tidy(rows: Sequence[Row] | pd.DataFrame, true_log_effect: float) -> pd.DataFrame:
-    """Canonical replicate table: :data:`COLUMNS`, fixed dtypes, sorted by ``rep``."""
-    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows.copy()
-    df = df.reindex(columns=list(COLUMNS))
-    df["true_log_effect"] = true_log_effect
-    df["rep"] = df["rep"].astype("int64")
-    for c in _FLOATS:
-        df[c] = df[c].astype("float64")
-    for c in ("n", "events"):
-        df[c] = df[c].astype("Int64")
-    for c in _TEXT:
-        df[c] = df[c].astype("object").where(df[c].notna(), None)
-    return df.sort_values("rep", kind="stable").reset_index(drop=True)
 
 
 def _chunks(jobs: list, size: int) -> Iterator[list]:
@@ -276,122 +247,6 @@ def _execute(
             raise
 
 
-def _analysis_name(analysis: Analysis) -> str:
-    target = analysis if hasattr(analysis, "__qualname__") else type(analysis)
-    return f"{getattr(target, '__module__', '?')}.{target.__qualname__}"
-
-
-def _fingerprint(scenario: Scenario) -> str:
-    """sha256 of ``repr(scenario)``: any change to the (frozen) scenario changes it."""
-    return hashlib.sha256(repr(scenario).encode("utf-8")).hexdigest()
-
-
-def checkpoint_path(folder: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
-    """``folder/<scenario>-<fingerprint>.parquet``: sha256 of the seed, the scenario and the
-    analysis (not ``reps``, which a rerun may grow); the folder is created if missing."""
-    keys = ("format", "seed", "scenario", "scenario_sha256", "analysis")
-    digest = hashlib.sha256(repr([meta[k] for k in keys]).encode("utf-8")).hexdigest()[:20]
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in meta["scenario"])[:60]
-    path = Path(folder)
-    if path.exists() and not path.is_dir():
-        raise InputFileError(f"checkpoint folder {path} is a file; fix: name a folder")
-    path.mkdir(parents=True, exist_ok=True)
-    return path / f"{name}-{digest}.parquet"
-
-
-def _load_checkpoint(path: Path, meta: dict[str, Any]) -> pd.DataFrame | None:
-    """Rows of an earlier run with the same seed, scenario and analysis, or ``None``."""
-    if not path.exists():
-        return None
-    fix = f"fix: delete {path} to start over, or write to another file (--out / out=)"
-    try:
-        df = pd.read_parquet(path, engine="pyarrow")
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputFileError(f"cannot read the checkpoint {path} ({exc}); {fix}") from exc
-    stored = df.attrs.get(_META_KEY)
-    if not isinstance(stored, dict) or stored.get("format") != _FORMAT:
-        raise InputFileError(f"{path} is not a reawaken replicate checkpoint; {fix}")
-    differ = [
-        k for k in ("seed", "scenario", "scenario_sha256", "analysis") if stored.get(k) != meta[k]
-    ]
-    if differ:
-        what = ", ".join(f"{k} {stored.get(k)!r} (now {meta[k]!r})" for k in differ)
-        raise InputFileError(f"{path} holds replicates of another run: {what}; {fix}")
-    missing = set(COLUMNS) - set(df.columns)
-    if missing or df["rep"].duplicated().any():
-        raise InputFileError(f"{path} is a damaged replicate checkpoint; {fix}")
-    return df
-
-
-@dataclass(frozen=True, eq=False)
-class ReplicateTable:
-    """Replicates of a study analysis, one row per replicate (columns :data:`COLUMNS`).
-
-    Attributes
-    ----------
-    data : pandas.DataFrame
-        Sorted by ``rep``; ``seed`` is ``"<entropy>/<rep>"``: ``SeedSequence(entropy,
-        spawn_key=(rep,))`` re-creates the replicate. Failed replicates have missing estimates
-        and their message in ``error``.
-    true_log_effect : float
-        The true log effect the estimates target: ``log(true_effect)`` when given, else the
-        stored defined truth of the study analysis in this scenario (:mod:`reawaken.truth`),
-        else NaN.
-    scenario : str
-        Scenario name.
-    seed : int
-        Root seed.
-    computed : int
-        Replicates computed by this call (the rest were read from the checkpoint file).
-    true_log_effect_mcse : float
-        Monte Carlo SE of a defined truth (0 for a given ``true_effect``, NaN when unknown).
-    """
-
-    data: pd.DataFrame
-    true_log_effect: float
-    scenario: str
-    seed: int
-    computed: int
-    true_log_effect_mcse: float = math.nan
-
-    @property
-    def n_failed(self) -> int:
-        """Replicates whose analysis raised a ReawakenError."""
-        return int(self.data["error"].notna().sum())
-
-    def performance(
-        self, *, true_log_effect: float | None = None, level: float = 0.95, alpha: float = 0.05
-    ) -> Performance:
-        """:func:`performance` against ``true_log_effect`` (default: the table's own truth, with
-        its MCSE)."""
-        if true_log_effect is None:
-            truth, mcse = self.true_log_effect, self.true_log_effect_mcse
-        else:
-            truth, mcse = true_log_effect, 0.0
-        mcse = 0.0 if math.isnan(mcse) else mcse
-        return performance(
-            self, true_log_effect=truth, level=level, alpha=alpha, true_log_effect_mcse=mcse
-        )
-
-    def summary(self) -> str:
-        """One line: replicates, failures, geometric-mean estimate with MCSE, mean SE, truth."""
-        ok = self.data.loc[self.data["error"].isna()]
-        head = f"{self.scenario}: {len(self.data)} replicates (seed {self.seed}), "
-        head += f"{self.n_failed} failed"
-        if len(ok) == 0:
-            return head
-        logs = ok["log_estimate"].to_numpy()
-        mcse = logs.std(ddof=1) / np.sqrt(len(logs)) if len(logs) > 1 else np.nan
-        truth = "unknown" if np.isnan(self.true_log_effect) else f"{self.true_log_effect:.4f}"
-        if self.true_log_effect_mcse > 0:
-            truth += f" (defined truth, MCSE {self.true_log_effect_mcse:.4f})"
-        return (
-            f"{head}; geometric-mean {ok['measure'].iloc[0]} {np.exp(logs.mean()):.3f}, "
-            f"mean log {logs.mean():.4f} (MCSE {mcse:.4f}), mean SE {ok['se'].mean():.4f}, "
-            f"{ok['events'].mean():.1f} events; true log effect {truth}"
-        )
-
-
 @checked
 def run_replicates(
     scenario: Scenario,
@@ -476,6 +331,43 @@ def run_replicates(
     >>> len(table.data), table.n_failed
     (2, 0)
     """
+    _check_arguments(reps, seed, executor, workers, chunk_size, scheduler, true_effect)
+    scenario = scenario if n is None else scenario.with_n(n)
+    analysis = study_analysis(scenario) if analysis is None else analysis
+    truth, truth_mcse = _truth(scenario, analysis, true_effect)
+    seed, reps = int(seed), int(reps)
+    store = _Checkpoint.open(scenario, analysis, seed, reps, truth, out=out, folder=checkpoint)
+    children = np.random.SeedSequence(seed).spawn(reps)
+    jobs = [(i, children[i]) for i in range(reps) if i not in store.done]
+
+    show = None if progress else True  # None: only on a terminal
+    bar = tqdm(total=reps, initial=reps - len(jobs), disable=show, unit="rep", desc=scenario.name)
+
+    def on_chunk(rows: list[Row]) -> None:
+        store.add(rows)
+        bar.update(len(rows))
+
+    with bar:
+        if jobs:
+            opts = {"workers": workers, "scheduler": scheduler, "chunk_size": chunk_size}
+            try:
+                _execute(executor, (scenario, analysis), jobs, on_chunk=on_chunk, **opts)
+            finally:  # what is done is kept, also when interrupted
+                store.save(force=True)
+    data = tidy([store.done[i] for i in range(reps)], truth)
+    return ReplicateTable(data, truth, scenario.name, seed, len(jobs), truth_mcse)
+
+
+def _check_arguments(
+    reps: object,
+    seed: object,
+    executor: object,
+    workers: int | None,
+    chunk_size: int,
+    scheduler: str | None,
+    true_effect: float | None,
+) -> None:
+    """:func:`run_replicates`' argument rules: a ReawakenError for the first one broken."""
     if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 1:
         raise ReawakenError(f"reps must be a positive integer, got {reps!r}; fix: pass reps=100")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -490,55 +382,62 @@ def run_replicates(
         raise ReawakenError(f"a scheduler address needs executor='dask', not {executor!r}")
     if true_effect is not None and not true_effect > 0:
         raise ReawakenError(f"true_effect is a ratio and must be > 0, got {true_effect}")
-    scenario = scenario if n is None else scenario.with_n(n)
-    analysis = study_analysis(scenario) if analysis is None else analysis
-    truth, truth_mcse = _truth(scenario, analysis, true_effect)
-    seed, reps = int(seed), int(reps)
-    meta = {"format": _FORMAT, "seed": seed, "reps": reps, "scenario": scenario.name}
-    meta |= {"scenario_sha256": _fingerprint(scenario), "analysis": _analysis_name(analysis)}
-    if checkpoint is not None:
-        if out is not None:
-            raise ReawakenError("give out= (one file) or checkpoint= (a folder), not both")
-        out = checkpoint_path(checkpoint, meta)
-    path = None if out is None else Path(out)
-    if path is not None and path.suffix.lower() != ".parquet":
-        raise InputFileError(f"checkpoint {path} must be a .parquet file; fix: --out run.parquet")
-    previous = None if path is None else _load_checkpoint(path, meta)
-    done: dict[int, Row] = {}
-    if previous is not None:
-        done = {int(r["rep"]): r for r in previous.to_dict("records")}
-        meta["reps"] = max(reps, int(previous.attrs[_META_KEY]["reps"]))
-    children = np.random.SeedSequence(seed).spawn(reps)
-    jobs = [(i, children[i]) for i in range(reps) if i not in done]
 
-    show = None if progress else True  # None: only on a terminal
-    bar = tqdm(total=reps, initial=reps - len(jobs), disable=show, unit="rep", desc=scenario.name)
 
-    written = [time.monotonic(), len(done)]  # time of the last checkpoint write, rows in it
+class _Checkpoint:
+    """The rows done so far (``done``, by replicate) and the checkpoint file they go to (none
+    without ``out``): rewritten when rows were added, at most every
+    :data:`CHECKPOINT_SECONDS` unless forced."""
 
-    def save(force: bool) -> None:
-        if path is None or len(done) == written[1]:
+    def __init__(self, path: Path | None, meta: dict, truth: float, done: dict[int, Row]):
+        self.path, self.meta, self.truth, self.done = path, meta, truth, done
+        self.written = (time.monotonic(), len(done))  # time of the last write, rows in it
+
+    @classmethod
+    def open(
+        cls,
+        scenario: Scenario,
+        analysis: Analysis,
+        seed: int,
+        reps: int,
+        truth: float,
+        *,
+        out: str | os.PathLike[str] | None,
+        folder: str | os.PathLike[str] | None,
+    ) -> _Checkpoint:
+        """The run's checkpoint: ``out``, or the file :func:`checkpoint_path` names in
+        ``folder``, with the rows an earlier run of the same identity left in it."""
+        meta = {"format": FORMAT, "seed": seed, "reps": reps, "scenario": scenario.name}
+        meta |= {"scenario_sha256": fingerprint(scenario), "analysis": analysis_label(analysis)}
+        if folder is not None:
+            if out is not None:
+                raise ReawakenError("give out= (one file) or checkpoint= (a folder), not both")
+            out = checkpoint_path(folder, meta)
+        path = None if out is None else Path(out)
+        if path is not None and path.suffix.lower() != ".parquet":
+            raise InputFileError(
+                f"checkpoint {path} must be a .parquet file; fix: --out run.parquet"
+            )
+        previous = None if path is None else load_checkpoint(path, meta)
+        done: dict[int, Row] = {}
+        if previous is not None:
+            done = {int(r["rep"]): r for r in previous.to_dict("records")}
+            meta["reps"] = max(reps, int(previous.attrs[META_KEY]["reps"]))
+        return cls(path, meta, truth, done)
+
+    def add(self, rows: list[Row]) -> None:
+        """Record a finished chunk's rows, and write them if the interval has passed."""
+        self.done.update((r["rep"], r) for r in rows)
+        self.save(force=False)
+
+    def save(self, force: bool) -> None:
+        if self.path is None or len(self.done) == self.written[1]:
             return
-        if force or time.monotonic() - written[0] >= CHECKPOINT_SECONDS:
-            table = _tidy(list(done.values()), truth)
-            table.attrs[_META_KEY] = meta
-            write_table(table, path)
-            written[:] = [time.monotonic(), len(done)]
-
-    def on_chunk(rows: list[Row]) -> None:
-        done.update((r["rep"], r) for r in rows)
-        save(force=False)
-        bar.update(len(rows))
-
-    with bar:
-        if jobs:
-            opts = {"workers": workers, "scheduler": scheduler, "chunk_size": chunk_size}
-            try:
-                _execute(executor, (scenario, analysis), jobs, on_chunk=on_chunk, **opts)
-            finally:  # what is done is kept, also when interrupted
-                save(force=True)
-    data = _tidy([done[i] for i in range(reps)], truth)
-    return ReplicateTable(data, truth, scenario.name, seed, len(jobs), truth_mcse)
+        if force or time.monotonic() - self.written[0] >= CHECKPOINT_SECONDS:
+            table = tidy(list(self.done.values()), self.truth)
+            table.attrs[META_KEY] = self.meta
+            write_table(table, self.path)
+            self.written = (time.monotonic(), len(self.done))
 
 
 def _truth(

@@ -25,6 +25,7 @@ import pandas as pd
 
 from reawaken import evaluate
 from reawaken.io import write_table
+from reawaken.replicate_table import tidy
 from reawaken.simulate.cohort import Cohort
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -96,5 +97,5 @@ def previous_run(
     done: dict[int, dict] = {}
     for future in as_completed(futures):
         done.update((row["rep"], row) for row in future.result())
-        write_table(evaluate._tidy(list(done.values()), np.nan), out)  # after every chunk
-    return evaluate._tidy([done[i] for i in range(reps)], np.nan)
+        write_table(tidy(list(done.values()), np.nan), out)  # after every chunk
+    return tidy([done[i] for i in range(reps)], np.nan)

@@ -82,21 +82,64 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> dic
     """``m`` persons as Cohort columns (arrays; ``id`` still 0), before selection of tested
     persons when the scenario asks for it."""
     streams = dict(zip(_STREAMS, rng.spawn(len(_STREAMS)), strict=True))
-    fu = scenario.followup
-    specs = scenario.covariates
+    fu, specs, inf, bias = (
+        scenario.followup,
+        scenario.covariates,
+        scenario.infection,
+        scenario.biases,
+    )
     drawn = draw_covariate_arrays(specs, m, streams["covariates"])
     x = drawn if drawn else pd.DataFrame(index=pd.RangeIndex(m))  # for the risk multipliers
     if fu.accrual_days > 0:
         entry = np.floor(streams["entry"].random(m) * fu.accrual_days)
     else:
         entry = np.zeros(m)
-
-    inf = scenario.infection
     t_inf = inf.intensity.first_event_after(
         entry, risk_multiplier(x, specs, inf.log_hr, "infection.log_hr"), streams["infection"]
     )
-    offset = t_inf - entry  # days from entry to infection (inf if never)
+    t_out, t_death, t_loss = _latent_times(scenario, x, entry, t_inf, streams)
+    end = np.full(m, float(fu.end_day))
 
+    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
+    infected = t_inf < t_end
+    documented = document(infected, inf.documented_probability, streams["documentation"])
+    t_out = detect_early(t_out, t_inf, documented, bias, streams["detection"])
+    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
+    event = np.where(t_out == t_end, 1, np.where(t_death == t_end, 2, 0)).astype(np.int64)
+    event = misattribute_deaths(event, t_end, t_inf, bias, streams["misattribution"])
+    test_day = None
+    if scenario.testing is not None:
+        ts = scenario.testing
+        t_test = ts.intensity.first_event_after(
+            entry, risk_multiplier(x, specs, ts.log_hr, "testing.log_hr"), streams["testing"]
+        )
+        negative = (t_test < t_end) & (~documented | (t_test < t_inf))
+        test_day = np.where(negative, t_test, np.nan)
+
+    out = _cohort_columns(scenario, drawn, entry, np.where(documented, t_inf, np.nan), test_day)
+    out[schema.EVENT_DAY] = np.ceil(t_end) if fu.time_resolution == "day" else t_end
+    out[schema.EVENT] = event
+    out["true_infection_day"] = np.where(infected, t_inf, np.nan)
+    if scenario.negative_control is not None:
+        out.update(_negative_control(scenario, x, entry, t_inf, t_end, documented, streams))
+    if scenario.testing is not None and scenario.testing.select_tested:
+        keep = documented | ~np.isnan(test_day)
+        out = {name: values[keep] for name, values in out.items()}
+    return out
+
+
+def _latent_times(
+    scenario: Scenario,
+    x: dict[str, np.ndarray] | pd.DataFrame,
+    entry: np.ndarray,
+    t_inf: np.ndarray,
+    streams: dict[str, np.random.Generator],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latent outcome, competing-death and loss-to-follow-up days, each by exact inversion of
+    its cumulative hazard ``H(T) = E``, ``E ~ Exp(1)``, with the hazard multiplied after the
+    infection (Bender et al. 2005; :func:`invert_piecewise_cumulative_hazard`)."""
+    m, specs, fu = entry.size, scenario.covariates, scenario.followup
+    offset = t_inf - entry  # days from entry to infection (inf if never)
     breaks, mult = scenario.effect.breakpoints(offset)
     t_out = entry + invert_piecewise_cumulative_hazard(
         scenario.outcome.baseline,
@@ -114,60 +157,36 @@ def _simulate_chunk(scenario: Scenario, m: int, rng: np.random.Generator) -> dic
         d_mult,
     )
     loss_draw = streams["loss"].standard_exponential(m)
-    bias = scenario.biases
-    if fu.loss_rate_per_year > 0:
-        l_breaks, l_mult = EffectProfile.constant(bias.loss_hr_after_infection).breakpoints(offset)
-        t_loss = entry + invert_piecewise_cumulative_hazard(
-            Exponential(fu.loss_rate_per_year / DAYS_PER_YEAR),
-            loss_draw,
-            np.ones(m),
-            l_breaks,
-            l_mult,
-        )
-    else:
-        t_loss = np.full(m, np.inf)
-    end = np.full(m, float(fu.end_day))
+    if fu.loss_rate_per_year <= 0:
+        return t_out, t_death, np.full(m, np.inf)
+    after = EffectProfile.constant(scenario.biases.loss_hr_after_infection)
+    l_breaks, l_mult = after.breakpoints(offset)
+    t_loss = entry + invert_piecewise_cumulative_hazard(
+        Exponential(fu.loss_rate_per_year / DAYS_PER_YEAR), loss_draw, np.ones(m), l_breaks, l_mult
+    )
+    return t_out, t_death, t_loss
 
-    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
-    infected = t_inf < t_end
-    documented = document(infected, inf.documented_probability, streams["documentation"])
-    t_out = detect_early(t_out, t_inf, documented, bias, streams["detection"])
-    t_end = np.minimum.reduce([t_out, t_death, t_loss, end])
-    event = np.where(t_out == t_end, 1, np.where(t_death == t_end, 2, 0)).astype(np.int64)
-    event = misattribute_deaths(event, t_end, t_inf, bias, streams["misattribution"])
 
-    test_day = None
-    if scenario.testing is not None:
-        ts = scenario.testing
-        t_test = ts.intensity.first_event_after(
-            entry, risk_multiplier(x, specs, ts.log_hr, "testing.log_hr"), streams["testing"]
-        )
-        negative = (t_test < t_end) & (~documented | (t_test < t_inf))
-        test_day = np.where(negative, t_test, np.nan)
-
-    exposure_day = np.where(documented, t_inf, np.nan)
-    event_day = t_end
-    if fu.time_resolution == "day":
+def _cohort_columns(
+    scenario: Scenario,
+    drawn: dict[str, np.ndarray],
+    entry: np.ndarray,
+    exposure_day: np.ndarray,
+    test_day: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The Cohort columns up to the event day: ``id`` (0 for now), the covariates (unobserved
+    ones as ``true_<name>``), entry, documented exposure and negative-test days (whole days
+    at day resolution: exposure and test floored)."""
+    if scenario.followup.time_resolution == "day":
         exposure_day = np.floor(exposure_day)
-        event_day = np.ceil(t_end)
-        if test_day is not None:
-            test_day = np.floor(test_day)
-
-    out: dict[str, np.ndarray] = {schema.ID: np.zeros(m, dtype=np.int64)}
-    for spec in specs:
+        test_day = None if test_day is None else np.floor(test_day)
+    out: dict[str, np.ndarray] = {schema.ID: np.zeros(entry.size, dtype=np.int64)}
+    for spec in scenario.covariates:
         out[spec.name if spec.observed else f"true_{spec.name}"] = drawn[spec.name]
     out[schema.ENTRY_DAY] = entry
     out[schema.EXPOSURE_DAY] = exposure_day
     if test_day is not None:
         out[schema.TEST_DAY] = test_day
-    out[schema.EVENT_DAY] = event_day
-    out[schema.EVENT] = event
-    out["true_infection_day"] = np.where(infected, t_inf, np.nan)
-    if scenario.negative_control is not None:
-        out.update(_negative_control(scenario, x, entry, t_inf, t_end, documented, streams))
-    if scenario.testing is not None and scenario.testing.select_tested:
-        keep = documented | ~np.isnan(test_day)
-        out = {name: values[keep] for name, values in out.items()}
     return out
 
 
