@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Figures of the last benchmark runs, one row of the README table per key.
@@ -40,6 +41,16 @@ def record(key: str, *, task: str, load: tuple[float, ...] | None = None, **cell
     from .write_performance_table import main as write_table  # the README follows the record
 
     write_table([])
+
+
+def proc_stats(pid: int) -> np.ndarray:
+    """CPU seconds (user + system), run-queue wait seconds (time runnable but waiting for a
+    CPU, ``/proc/<pid>/schedstat``) and minor page faults of a live process (proc(5))."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    wait = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    return np.array([cpu, wait, float(fields[7])])
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
