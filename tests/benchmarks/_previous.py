@@ -104,7 +104,7 @@ def legacy_time_varying_cox_hr(data: pd.DataFrame, scenario, rng=None) -> Estima
 #: (module, name, previous version): where the replicate calls each replaced function.
 SWAPS = (
     ("reawaken.evaluate", "simulate_cohort", legacy_simulate),
-    ("reawaken.analysis.cox", "fit_coxph", LEGACY_COX.legacy_fit_coxph),
+    ("reawaken.analysis.cox_inputs", "fit_coxph", LEGACY_COX.legacy_fit_coxph),
 )
 
 
