@@ -93,7 +93,8 @@ def event_indicator(
     if (e < 0).any() or not np.all(e == np.round(e)):
         raise AnalysisError(
             f"{where}: column {column!r} must hold integer codes 0 (censored), 1, 2, ...; "
-            f"found {sorted(set(np.unique(e)) - set(range(0, 100)))[:5]}"
+            f"found {', '.join(f'{c:g}' for c in np.unique(e[(e < 0) | (e != np.round(e))])[:5])}; "
+            "fix: recode the column as 0 for censored and 1, 2, ... for the event types"
         )
     if cause is None:
         d = (e > 0).astype(float)

@@ -27,11 +27,16 @@ from .formula import DesignMatrix, design_matrix
 WHERE = "fit_cox"
 
 
+def _codes_text(codes: np.ndarray) -> str:
+    """The distinct codes as plain numbers, e.g. ``0, 1, 2`` (not numpy reprs)."""
+    return ", ".join(f"{c:g}" for c in np.unique(codes))
+
+
 def _event_indicator(data: pd.DataFrame, event: str, cause: int | None) -> np.ndarray:
     codes = numeric_column(data, event, WHERE)
     if cause is None and np.any((codes != 0.0) & (codes != 1.0)):  # no sort unless it is wrong
         raise AnalysisError(
-            f"{WHERE}: column {event!r} holds codes {sorted(set(np.unique(codes)))}; pass "
+            f"{WHERE}: column {event!r} holds codes {_codes_text(codes)}; fix: pass "
             "cause=1 (or another code) to model that cause, others being censored"
         )
     return event_indicator(codes, event, WHERE, cause=cause)
