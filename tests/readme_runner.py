@@ -16,10 +16,10 @@ what to do with it (it is invisible on GitHub)::
     <!-- readme-test: output-of CMD --> text block: stdout of the command CMD
 
 Options after the keyword: ``mask=REGEX`` (repeatable) replaces what the regex matches by
-``<masked>`` in both the shown and the actual output (timings, paths); ``cwd=NAME`` is not
-needed: every command and python block runs in one scratch folder, in README order, so a file
-written by one example is read by the next. Every fenced block must carry a directive: a new
-block without one fails the test (nothing shown goes unchecked by accident).
+``<masked>`` in both the shown and the actual output (timings, paths). Every command and python
+block runs in one scratch folder, in README order, so a file written by one example is read by
+the next. Every fenced block must carry a directive: a new block without one fails the test
+(nothing shown goes unchecked by accident).
 """
 
 from __future__ import annotations

@@ -141,18 +141,3 @@ def analyze_design_names() -> tuple[str, ...]:
 def matched_design_names() -> tuple[str, ...]:
     """Designs that analyse exposure-density matched sets."""
     return tuple(n for n, d in STUDY_DESIGNS.items() if d.matched)
-
-
-def get_study_design(name: str) -> StudyDesign:
-    """The registered design called ``name``.
-
-    Raises
-    ------
-    AnalysisError
-        For an unknown name (the message lists the known ones).
-    """
-    if name not in STUDY_DESIGNS:
-        raise AnalysisError(
-            f"unknown study design {name!r}; fix: use one of {', '.join(STUDY_DESIGNS)}"
-        )
-    return STUDY_DESIGNS[name]
